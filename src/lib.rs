@@ -1,0 +1,5 @@
+//! The `tally` command-line tool: the commands, and the I/O around the workspace's libraries.
+
+pub mod cmd;
+pub mod registry;
+pub mod schema_files;
