@@ -95,7 +95,7 @@ pub enum Problem {
         version: SchemaVer,
         /// The example.
         example: String,
-        /// The field (top-level property, or `detail.` property) that broke.
+        /// The field that broke, as a dotted path (`country`, `detail.country`).
         field: String,
         /// Why.
         violation: Violation,
@@ -215,33 +215,11 @@ pub fn compatibility(validator: &PageViewValidator, releases: &[Release]) -> Vec
                 problems.push(Problem::Incompatible {
                     version: release.version,
                     example: ex.name.clone(),
-                    field: field_of(&violation),
+                    field: if violation.field.is_empty() { "(record)".into() } else { violation.field.clone() },
                     violation,
                 });
             }
         }
     }
     problems
-}
-
-/// The field a violation concerns: the first property of its pointer (under `detail` for an
-/// envelope), or the missing property a `required` violation names.
-fn field_of(v: &Violation) -> String {
-    let segments: Vec<&str> = v.pointer.split('/').filter(|s| !s.is_empty()).collect();
-    let field = match segments.as_slice() {
-        ["detail", field, ..] => format!("detail.{field}"),
-        [field, ..] => (*field).to_owned(),
-        [] => String::new(),
-    };
-    if !field.is_empty() && field != "detail" {
-        return field;
-    }
-    // `"country" is a required property`: name the property.
-    let quoted = v.reason.split('"').nth(1).filter(|_| v.reason.contains("required")).unwrap_or("");
-    match (field.as_str(), quoted) {
-        (_, "") if field.is_empty() => "(record)".into(),
-        (_, "") => field,
-        ("detail", q) => format!("detail.{q}"),
-        (_, q) => q.to_owned(),
-    }
 }

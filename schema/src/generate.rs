@@ -28,16 +28,31 @@ pub fn page_view_schema() -> Value {
 
 /// The whole EventBridge event with a page-view detail (Draft 2020-12).
 pub fn envelope_schema() -> Value {
-    with_version(
+    pin_detail_type(with_version(
         draft2020_12_settings()
             .into_generator()
             .into_root_schema_for::<Envelope<PageView>>(),
-    )
+    ))
 }
 
 /// The whole event as the EventBridge Schema Registry accepts it: JSON Schema Draft 4.
 pub fn registry_schema() -> Value {
-    with_version(draft4_settings().into_generator().into_root_schema_for::<Envelope<PageView>>())
+    pin_detail_type(with_version(
+        draft4_settings().into_generator().into_root_schema_for::<Envelope<PageView>>(),
+    ))
+}
+
+/// Any type's schema as Draft 4, through the same transforms as [`registry_schema`].
+pub fn draft4_schema_for<T: schemars::JsonSchema>() -> Value {
+    draft4_settings().into_generator().into_root_schema_for::<T>().to_value()
+}
+
+/// An envelope of a page view has `detail-type` [`DETAIL_TYPE`](crate::DETAIL_TYPE).
+fn pin_detail_type(mut schema: Value) -> Value {
+    if let Some(prop) = schema.pointer_mut("/properties/detail-type") {
+        prop["enum"] = serde_json::json!([crate::DETAIL_TYPE]);
+    }
+    schema
 }
 
 /// Draft 2020-12, with closed enums written as `enum`.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::Value;
 
@@ -19,6 +20,15 @@ pub struct Violation {
     pub pointer: String,
     /// What is wrong with it.
     pub reason: String,
+    /// The field concerned, as a dotted path (`detail.country`): the pointer's, or for a missing
+    /// or unexpected property, that property. Empty for the record as a whole.
+    pub field: String,
+}
+
+impl Violation {
+    fn whole_record(reason: String) -> Self {
+        Violation { pointer: String::new(), reason, field: String::new() }
+    }
 }
 
 impl fmt::Display for Violation {
@@ -76,9 +86,17 @@ impl Compiled {
     pub fn violations(&self, instance: &Value, prefix: &str) -> Vec<Violation> {
         self.validator
             .iter_errors(instance)
-            .map(|e| Violation {
-                pointer: format!("{prefix}{}", e.instance_path().as_str()),
-                reason: self.reason(&e),
+            .map(|e| {
+                let pointer = format!("{prefix}{}", e.instance_path().as_str());
+                let named = match e.kind() {
+                    ValidationErrorKind::Required { property } => property.as_str(),
+                    ValidationErrorKind::AdditionalProperties { unexpected } => {
+                        unexpected.first().map(String::as_str)
+                    }
+                    _ => None,
+                };
+                let field = pointer.split('/').skip(1).chain(named).collect::<Vec<_>>().join(".");
+                Violation { reason: self.reason(&e), pointer, field }
             })
             .collect()
     }
@@ -153,24 +171,14 @@ impl PageViewValidator {
 
     /// Validates one record: an envelope when it has `detail-type` or `detail`, else a detail.
     pub fn validate(&self, record: &Value) -> Vec<Violation> {
-        let Some(obj) = record.as_object() else {
-            return vec![Violation {
-                pointer: String::new(),
-                reason: "a record must be a JSON object".into(),
-            }];
-        };
+        if !record.is_object() {
+            return vec![Violation::whole_record("a record must be a JSON object".into())];
+        }
         if !is_envelope(record) {
             return self.detail.violations(record, "");
         }
         let mut out = self.envelope.violations(record, "");
-        match obj.get("detail-type").and_then(Value::as_str) {
-            Some(crate::DETAIL_TYPE) | None => {}
-            Some(other) => out.push(Violation {
-                pointer: "/detail-type".into(),
-                reason: format!("{other:?} is not a page view (expected {:?})", crate::DETAIL_TYPE),
-            }),
-        }
-        if let Some(detail) = obj.get("detail") {
+        if let Some(detail) = record.get("detail") {
             out.extend(self.detail.violations(detail, "/detail"));
         }
         out
@@ -182,7 +190,6 @@ impl PageViewValidator {
             return self.detail.is_valid(record);
         }
         self.envelope.is_valid(record)
-            && record.get("detail-type").and_then(Value::as_str) == Some(crate::DETAIL_TYPE)
             && record.get("detail").is_some_and(|d| self.detail.is_valid(d))
     }
 
@@ -220,7 +227,7 @@ impl PageViewValidator {
     fn parsed(&self, parsed: serde_json::Result<Value>) -> Vec<Violation> {
         match parsed {
             Ok(v) => self.validate(&v),
-            Err(e) => vec![Violation { pointer: String::new(), reason: format!("invalid json: {e}") }],
+            Err(e) => vec![Violation::whole_record(format!("invalid json: {e}"))],
         }
     }
 }

@@ -107,8 +107,8 @@ pub struct PageView {
     #[schemars(length(min = 1, max = 512), pattern(r"^/"))]
     pub referrer_path: Option<String>,
 
-    /// True when the referrer is the site itself (internal navigation).
-    #[serde(default)]
+    /// True when the referrer is the site itself (internal navigation); false when there is no
+    /// referrer.
     pub referrer_same_site: bool,
 
     /// `utm_source` query parameter, percent-decoded.

@@ -1,0 +1,18 @@
+//! EventBridge event-pattern (content filter) matching for Tally.
+//!
+//! A pure library: compile a pattern once with [`Pattern::parse`] or
+//! [`Pattern::from_value`] (which validate it the way EventBridge does and
+//! report what is wrong and where as a [`PatternError`]), then test events
+//! with [`Pattern::matches`].
+//!
+//! Supported: exact strings, numbers (compared numerically), booleans and
+//! null; `prefix` and `suffix` (also with `equals-ignore-case`);
+//! `equals-ignore-case`; `wildcard`; `anything-but` (value, list, `prefix`,
+//! `suffix`, `wildcard`, `equals-ignore-case`); `numeric`; `exists`; `cidr`
+//! (IPv4 and IPv6); `$or` at any level; nested objects; arrays in events.
+//! See the crate README for the exact semantics and the places where the
+//! stricter reading of the AWS documentation was chosen.
+
+mod pattern;
+
+pub use pattern::{ErrorKind, Pattern, PatternError};
