@@ -33,16 +33,26 @@ pub enum Action {
 ///
 /// Content is compared as JSON, so formatting the registry applies does not count as a change.
 pub async fn publish(client: &Client, registry: &str, content: &str) -> anyhow::Result<Published> {
-    let registry_created = match client.describe_registry().registry_name(registry).send().await {
+    let registry_created = match client
+        .describe_registry()
+        .registry_name(registry)
+        .send()
+        .await
+    {
         Ok(_) => false,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
             client
                 .create_registry()
                 .registry_name(registry)
                 .description("Tally page-view events")
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot create registry {registry:?}: {}", error_text(&e)))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot create registry {registry:?}: {}", error_text(&e))
+                })?;
             true
         }
         Err(e) => anyhow::bail!("cannot describe registry {registry:?}: {}", error_text(&e)),
@@ -56,14 +66,20 @@ pub async fn publish(client: &Client, registry: &str, content: &str) -> anyhow::
         .await
     {
         Ok(out) => Some(out),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => None,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            None
+        }
         Err(e) => anyhow::bail!("cannot describe schema {SCHEMA_NAME:?}: {}", error_text(&e)),
     };
 
     let (action, version) = match existing {
-        Some(out) if same_json(out.content(), content) => {
-            (Action::Unchanged, out.schema_version().unwrap_or_default().to_owned())
-        }
+        Some(out) if same_json(out.content(), content) => (
+            Action::Unchanged,
+            out.schema_version().unwrap_or_default().to_owned(),
+        ),
         Some(_) => {
             let out = client
                 .update_schema()
@@ -73,8 +89,13 @@ pub async fn publish(client: &Client, registry: &str, content: &str) -> anyhow::
                 .content(content)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot update schema {SCHEMA_NAME:?}: {}", error_text(&e)))?;
-            (Action::Updated, out.schema_version().unwrap_or_default().to_owned())
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot update schema {SCHEMA_NAME:?}: {}", error_text(&e))
+                })?;
+            (
+                Action::Updated,
+                out.schema_version().unwrap_or_default().to_owned(),
+            )
         }
         None => {
             let out = client
@@ -86,11 +107,20 @@ pub async fn publish(client: &Client, registry: &str, content: &str) -> anyhow::
                 .content(content)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot create schema {SCHEMA_NAME:?}: {}", error_text(&e)))?;
-            (Action::Created, out.schema_version().unwrap_or_default().to_owned())
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot create schema {SCHEMA_NAME:?}: {}", error_text(&e))
+                })?;
+            (
+                Action::Created,
+                out.schema_version().unwrap_or_default().to_owned(),
+            )
         }
     };
-    Ok(Published { registry_created, action, version })
+    Ok(Published {
+        registry_created,
+        action,
+        version,
+    })
 }
 
 fn same_json(existing: Option<&str>, new: &str) -> bool {

@@ -18,16 +18,26 @@ pub fn load(dir: &Path) -> anyhow::Result<Tree> {
     let committed_schema = match fs::read_to_string(dir.join(SCHEMA_FILE)) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.join(SCHEMA_FILE).display())),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read {}", dir.join(SCHEMA_FILE).display()));
+        }
     };
     let releases_dir = dir.join("page-view/releases");
     let mut releases = Vec::new();
     for entry in read_dir_sorted(&releases_dir)? {
-        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let version: SchemaVer = name
             .parse()
             .with_context(|| format!("{} is not named for a version", entry.display()))?;
-        releases.push(Release { version, examples: examples(dir, &entry.join("valid"))? });
+        releases.push(Release {
+            version,
+            examples: examples(dir, &entry.join("valid"))?,
+        });
     }
     Ok(Tree {
         committed_schema,
@@ -58,7 +68,8 @@ pub fn freeze(dir: &Path) -> anyhow::Result<(PathBuf, usize)> {
     let mut n = 0;
     for src in read_dir_sorted(&dir.join("page-view/examples/valid"))? {
         if let Some(name) = src.file_name() {
-            fs::copy(&src, target.join(name)).with_context(|| format!("cannot copy {}", src.display()))?;
+            fs::copy(&src, target.join(name))
+                .with_context(|| format!("cannot copy {}", src.display()))?;
             n += 1;
         }
     }
@@ -70,9 +81,13 @@ fn examples(root: &Path, dir: &Path) -> anyhow::Result<Vec<Example>> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
-            let text = fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text =
+                fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
             let name = p.strip_prefix(root).unwrap_or(&p).display().to_string();
-            Ok(Example { name, value: serde_json::from_str(&text).map_err(|e| e.to_string()) })
+            Ok(Example {
+                name,
+                value: serde_json::from_str(&text).map_err(|e| e.to_string()),
+            })
         })
         .collect()
 }
@@ -84,7 +99,9 @@ fn read_dir_sorted(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
     };
-    let mut paths = entries.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>()?;
+    let mut paths = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()?;
     paths.sort();
     Ok(paths)
 }

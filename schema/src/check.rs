@@ -13,10 +13,10 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::SchemaVer;
 use crate::generate::{self, REGISTRY_CONTENT_LIMIT};
 use crate::page_view::VERSION;
 use crate::validate::{PageViewValidator, Violation};
-use crate::SchemaVer;
 
 /// The committed schema file, relative to the `schema` crate.
 pub const SCHEMA_FILE: &str = "page-view/v1.json";
@@ -110,11 +110,17 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::Stale { file } => {
-                write!(f, "{file} is stale: it differs from what the Rust types generate; run `{REGENERATE_COMMAND}`")
+                write!(
+                    f,
+                    "{file} is stale: it differs from what the Rust types generate; run `{REGENERATE_COMMAND}`"
+                )
             }
             Problem::Uncompilable(e) => write!(f, "the generated schema does not compile: {e}"),
             Problem::Unparsable { example, error } => write!(f, "{example}: not json: {error}"),
-            Problem::ValidRejected { example, violations } => {
+            Problem::ValidRejected {
+                example,
+                violations,
+            } => {
                 write!(f, "{example} should be valid but fails:")?;
                 for v in violations {
                     write!(f, "\n    {v}")?;
@@ -125,7 +131,12 @@ impl fmt::Display for Problem {
                 write!(f, "{example} should be invalid but passes validation")
             }
             Problem::NoExamples(kind) => write!(f, "there are no {kind} examples"),
-            Problem::Incompatible { version, example, field, violation } => write!(
+            Problem::Incompatible {
+                version,
+                example,
+                field,
+                violation,
+            } => write!(
                 f,
                 "breaking change to field `{field}`: {example} (valid in {version}) no longer validates against {VERSION}: {violation}; \
                  keep {} compatible or start model {}",
@@ -149,9 +160,13 @@ pub fn check(tree: &Tree) -> Vec<Problem> {
     let mut problems = Vec::new();
     let generated = generate::to_file_text(&generate::page_view_schema());
     if tree.committed_schema.as_deref() != Some(generated.as_str()) {
-        problems.push(Problem::Stale { file: SCHEMA_FILE.into() });
+        problems.push(Problem::Stale {
+            file: SCHEMA_FILE.into(),
+        });
     }
-    let registry_len = generate::to_file_text(&generate::registry_schema()).chars().count();
+    let registry_len = generate::to_file_text(&generate::registry_schema())
+        .chars()
+        .count();
     if registry_len > REGISTRY_CONTENT_LIMIT {
         problems.push(Problem::RegistryTooLarge(registry_len));
     }
@@ -171,11 +186,17 @@ pub fn check(tree: &Tree) -> Vec<Problem> {
     }
     for ex in &tree.valid {
         match &ex.value {
-            Err(error) => problems.push(Problem::Unparsable { example: ex.name.clone(), error: error.clone() }),
+            Err(error) => problems.push(Problem::Unparsable {
+                example: ex.name.clone(),
+                error: error.clone(),
+            }),
             Ok(v) => {
                 let violations = validator.validate(v);
                 if !violations.is_empty() {
-                    problems.push(Problem::ValidRejected { example: ex.name.clone(), violations });
+                    problems.push(Problem::ValidRejected {
+                        example: ex.name.clone(),
+                        violations,
+                    });
                 }
             }
         }
@@ -185,7 +206,9 @@ pub fn check(tree: &Tree) -> Vec<Problem> {
         if let Ok(v) = &ex.value
             && validator.validate(v).is_empty()
         {
-            problems.push(Problem::InvalidAccepted { example: ex.name.clone() });
+            problems.push(Problem::InvalidAccepted {
+                example: ex.name.clone(),
+            });
         }
     }
     problems.extend(compatibility(&validator, &tree.releases));
@@ -215,7 +238,11 @@ pub fn compatibility(validator: &PageViewValidator, releases: &[Release]) -> Vec
                 problems.push(Problem::Incompatible {
                     version: release.version,
                     example: ex.name.clone(),
-                    field: if violation.field.is_empty() { "(record)".into() } else { violation.field.clone() },
+                    field: if violation.field.is_empty() {
+                        "(record)".into()
+                    } else {
+                        violation.field.clone()
+                    },
                     violation,
                 });
             }

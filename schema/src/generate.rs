@@ -4,13 +4,13 @@
 //! EventBridge Schema Registry accepts only Draft 4 (or OpenAPI 3) for JSON Schema, so
 //! [`registry_schema`] renders the same types as Draft 4 through schemars transforms.
 
+use schemars::Schema;
 use schemars::generate::SchemaSettings;
 use schemars::transform::{RecursiveTransform, ReplaceBoolSchemas, ReplaceConstValue};
-use schemars::Schema;
 use serde_json::Value;
 
-use crate::page_view::{self, PageView};
 use crate::Envelope;
+use crate::page_view::{self, PageView};
 
 /// The Draft 4 meta-schema URI.
 pub const DRAFT4: &str = "http://json-schema.org/draft-04/schema#";
@@ -23,7 +23,11 @@ pub const VERSION_KEYWORD: &str = "x-schemaver";
 
 /// The page-view detail schema (Draft 2020-12): the content of `schema/page-view/v1.json`.
 pub fn page_view_schema() -> Value {
-    with_version(draft2020_12_settings().into_generator().into_root_schema_for::<PageView>())
+    with_version(
+        draft2020_12_settings()
+            .into_generator()
+            .into_root_schema_for::<PageView>(),
+    )
 }
 
 /// The whole EventBridge event with a page-view detail (Draft 2020-12).
@@ -38,13 +42,18 @@ pub fn envelope_schema() -> Value {
 /// The whole event as the EventBridge Schema Registry accepts it: JSON Schema Draft 4.
 pub fn registry_schema() -> Value {
     pin_detail_type(with_version(
-        draft4_settings().into_generator().into_root_schema_for::<Envelope<PageView>>(),
+        draft4_settings()
+            .into_generator()
+            .into_root_schema_for::<Envelope<PageView>>(),
     ))
 }
 
 /// Any type's schema as Draft 4, through the same transforms as [`registry_schema`].
 pub fn draft4_schema_for<T: schemars::JsonSchema>() -> Value {
-    draft4_settings().into_generator().into_root_schema_for::<T>().to_value()
+    draft4_settings()
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
 }
 
 /// An envelope of a page view has `detail-type` [`DETAIL_TYPE`](crate::DETAIL_TYPE).
@@ -63,7 +72,8 @@ fn draft2020_12_settings() -> SchemaSettings {
 /// Draft 4 from the Draft 7 preset, plus the transforms for what Draft 4 lacks.
 fn draft4_settings() -> SchemaSettings {
     SchemaSettings::draft07().with(|s| {
-        s.transforms.insert(0, Box::new(RecursiveTransform(plain_enums)));
+        s.transforms
+            .insert(0, Box::new(RecursiveTransform(plain_enums)));
         s.meta_schema = Some(DRAFT4.into());
         // The Draft 7 preset already removes `$ref` siblings, `prefixItems` and
         // `unevaluatedProperties`.
@@ -71,7 +81,8 @@ fn draft4_settings() -> SchemaSettings {
         bool_schemas.skip_additional_properties = true;
         s.transforms.push(Box::new(ReplaceConstValue::default()));
         s.transforms.push(Box::new(bool_schemas));
-        s.transforms.push(Box::new(RecursiveTransform(draft4_keywords)));
+        s.transforms
+            .push(Box::new(RecursiveTransform(draft4_keywords)));
     })
 }
 
@@ -81,7 +92,10 @@ fn draft4_settings() -> SchemaSettings {
 /// - `$id` becomes `id`;
 /// - `examples` (Draft 6) is dropped.
 fn draft4_keywords(schema: &mut Schema) {
-    for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         if let Some(v @ Value::Number(_)) = schema.remove(exclusive) {
             schema.insert(bound.into(), v);
             schema.insert(exclusive.into(), Value::Bool(true));
@@ -98,7 +112,9 @@ fn draft4_keywords(schema: &mut Schema) {
 ///
 /// The schema is smaller, and a validation error lists the allowed values.
 fn plain_enums(schema: &mut Schema) {
-    let Some(Value::Array(branches)) = schema.get("oneOf") else { return };
+    let Some(Value::Array(branches)) = schema.get("oneOf") else {
+        return;
+    };
     let mut values = Vec::new();
     let mut docs = Vec::new();
     for b in branches {
@@ -116,7 +132,10 @@ fn plain_enums(schema: &mut Schema) {
     schema.insert("type".into(), "string".into());
     schema.insert("enum".into(), Value::Array(values));
     if !docs.is_empty() {
-        let head = schema.get("description").and_then(Value::as_str).unwrap_or_default();
+        let head = schema
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let description = format!("{head}\n\n{}", docs.join("\n")).trim().to_owned();
         schema.insert("description".into(), description.into());
     }
@@ -125,14 +144,37 @@ fn plain_enums(schema: &mut Schema) {
 fn with_version(schema: Schema) -> Value {
     let mut value = schema.to_value();
     if let Value::Object(map) = &mut value {
-        map.insert(VERSION_KEYWORD.into(), page_view::VERSION.to_string().into());
+        map.insert(
+            VERSION_KEYWORD.into(),
+            page_view::VERSION.to_string().into(),
+        );
     }
     value
 }
 
-/// The canonical text of a schema file: pretty-printed JSON with a final newline.
+/// The canonical text of a schema file: pretty-printed JSON, keys sorted, with a final newline.
+///
+/// Keys are sorted here rather than left to `serde_json::Map`, whose order depends on whether
+/// some crate in the build enabled its `preserve_order` feature.
 pub fn to_file_text(schema: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default();
     text.push('\n');
     text
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }

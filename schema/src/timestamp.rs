@@ -8,7 +8,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The pattern every [`Timestamp`] matches: `2026-11-29T06:40:19.123Z`.
-pub const TIMESTAMP_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$";
+pub const TIMESTAMP_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$";
 
 /// An instant, written as RFC 3339 in UTC with exactly three fractional digits and a `Z`.
 ///
@@ -45,7 +46,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Cow::<str>::deserialize(d)?;
-        Timestamp::parse(&s).map_err(|e| serde::de::Error::custom(format!("invalid timestamp {s:?}: {e}")))
+        Timestamp::parse(&s)
+            .map_err(|e| serde::de::Error::custom(format!("invalid timestamp {s:?}: {e}")))
     }
 }
 

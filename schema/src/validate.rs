@@ -27,13 +27,21 @@ pub struct Violation {
 
 impl Violation {
     fn whole_record(reason: String) -> Self {
-        Violation { pointer: String::new(), reason, field: String::new() }
+        Violation {
+            pointer: String::new(),
+            reason,
+            field: String::new(),
+        }
     }
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{pointer}: {}", self.reason)
     }
 }
@@ -95,8 +103,17 @@ impl Compiled {
                     }
                     _ => None,
                 };
-                let field = pointer.split('/').skip(1).chain(named).collect::<Vec<_>>().join(".");
-                Violation { reason: self.reason(&e), pointer, field }
+                let field = pointer
+                    .split('/')
+                    .skip(1)
+                    .chain(named)
+                    .collect::<Vec<_>>()
+                    .join(".");
+                Violation {
+                    reason: self.reason(&e),
+                    pointer,
+                    field,
+                }
             })
             .collect()
     }
@@ -136,7 +153,12 @@ fn describe(root: &Value, branch: &Value) -> String {
         .and_then(|p| root.pointer(p))
         .unwrap_or(branch);
     match target.get("description").and_then(Value::as_str) {
-        Some(d) => d.lines().next().unwrap_or_default().trim_end_matches('.').to_owned(),
+        Some(d) => d
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_owned(),
         None if target.get("type").and_then(Value::as_str) == Some("null") => "null".into(),
         None => String::new(),
     }
@@ -172,7 +194,9 @@ impl PageViewValidator {
     /// Validates one record: an envelope when it has `detail-type` or `detail`, else a detail.
     pub fn validate(&self, record: &Value) -> Vec<Violation> {
         if !record.is_object() {
-            return vec![Violation::whole_record("a record must be a JSON object".into())];
+            return vec![Violation::whole_record(
+                "a record must be a JSON object".into(),
+            )];
         }
         if !is_envelope(record) {
             return self.detail.violations(record, "");
@@ -190,7 +214,9 @@ impl PageViewValidator {
             return self.detail.is_valid(record);
         }
         self.envelope.is_valid(record)
-            && record.get("detail").is_some_and(|d| self.detail.is_valid(d))
+            && record
+                .get("detail")
+                .is_some_and(|d| self.detail.is_valid(d))
     }
 
     /// Validates a document: one JSON value (possibly pretty-printed over many lines), or NDJSON
@@ -219,7 +245,10 @@ impl PageViewValidator {
             let violations = self.parsed(serde_json::from_str::<Value>(line));
             report
                 .errors
-                .extend(violations.into_iter().map(|violation| RecordError { line: i + 1, violation }));
+                .extend(violations.into_iter().map(|violation| RecordError {
+                    line: i + 1,
+                    violation,
+                }));
         }
         report
     }
@@ -233,7 +262,9 @@ impl PageViewValidator {
 }
 
 fn is_envelope(record: &Value) -> bool {
-    record.as_object().is_some_and(|o| o.contains_key("detail-type") || o.contains_key("detail"))
+    record
+        .as_object()
+        .is_some_and(|o| o.contains_key("detail-type") || o.contains_key("detail"))
 }
 
 fn first_line_is_json(text: &str) -> bool {

@@ -46,7 +46,11 @@ impl FromStr for SchemaVer {
         else {
             return Err(err());
         };
-        let v = SchemaVer { model: model?, revision: revision?, addition: addition? };
+        let v = SchemaVer {
+            model: model?,
+            revision: revision?,
+            addition: addition?,
+        };
         if v.model == 0 {
             return Err(err());
         }
@@ -75,7 +79,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "1", "1-0", "1-0-0-0", "0-1-0", "1-00-0", "1.0.0", "a-b-c", "1--0"] {
+        for bad in [
+            "", "1", "1-0", "1-0-0-0", "0-1-0", "1-00-0", "1.0.0", "a-b-c", "1--0",
+        ] {
             assert!(bad.parse::<SchemaVer>().is_err(), "{bad:?} accepted");
         }
     }

@@ -12,7 +12,9 @@ use tally_schema::validate::{Compiled, PageViewValidator};
 use tally_schema::{Envelope, PageView, SchemaVer};
 
 fn examples(kind: &str) -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("page-view/examples").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("page-view/examples")
+        .join(kind);
     let mut out: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -65,7 +67,12 @@ fn valid_examples_round_trip_through_the_types() {
             serde_json::to_value(&again).unwrap()
         };
         // Nothing is lost or added on the way through the types.
-        assert_eq!(reserialized, value, "{} changes in a round trip", path.display());
+        assert_eq!(
+            reserialized,
+            value,
+            "{} changes in a round trip",
+            path.display()
+        );
     }
 }
 
@@ -78,7 +85,11 @@ fn every_valid_example_validates_and_every_invalid_one_does_not() {
     }
     for (path, text) in examples("invalid") {
         let report = v.validate_document(&text);
-        assert!(!report.errors.is_empty(), "{} passes validation", path.display());
+        assert!(
+            !report.errors.is_empty(),
+            "{} passes validation",
+            path.display()
+        );
         if let Ok(value) = serde_json::from_str::<Value>(&text) {
             assert!(!v.is_valid(&value), "{} passes is_valid", path.display());
         }
@@ -104,9 +115,15 @@ fn invalid_examples_fail_for_the_rule_they_are_named_for() {
             .find(|(p, _)| p.file_stem().unwrap() == name)
             .unwrap_or_else(|| panic!("no invalid example {name}"));
         let violations = v.validate(&value);
-        assert!(violations.iter().all(|x| x.pointer == pointer), "{name}: {violations:?}");
+        assert!(
+            violations.iter().all(|x| x.pointer == pointer),
+            "{name}: {violations:?}"
+        );
     }
-    let (_, ip) = parsed("invalid").into_iter().find(|(p, _)| p.ends_with("ip-address-field.json")).unwrap();
+    let (_, ip) = parsed("invalid")
+        .into_iter()
+        .find(|(p, _)| p.ends_with("ip-address-field.json"))
+        .unwrap();
     assert!(v.validate(&ip)[0].reason.contains("'ip' was unexpected"));
 }
 
@@ -114,18 +131,43 @@ fn invalid_examples_fail_for_the_rule_they_are_named_for() {
 fn registry_export_is_draft4_under_the_size_limit_and_agrees_with_the_examples() {
     let schema = generate::registry_schema();
     let text = generate::to_file_text(&schema);
-    assert!(text.chars().count() <= REGISTRY_CONTENT_LIMIT, "{} characters", text.len());
+    assert!(
+        text.chars().count() <= REGISTRY_CONTENT_LIMIT,
+        "{} characters",
+        text.len()
+    );
     assert_eq!(schema["$schema"], generate::DRAFT4);
-    assert!(jsonschema::draft4::meta::is_valid(&schema), "not a valid draft 4 schema");
-    for keyword in ["\"$defs\"", "\"const\"", "\"$id\"", "\"examples\"", "\"if\""] {
-        assert!(!text.contains(keyword), "registry export still uses {keyword}");
+    assert!(
+        jsonschema::draft4::meta::is_valid(&schema),
+        "not a valid draft 4 schema"
+    );
+    for keyword in [
+        "\"$defs\"",
+        "\"const\"",
+        "\"$id\"",
+        "\"examples\"",
+        "\"if\"",
+    ] {
+        assert!(
+            !text.contains(keyword),
+            "registry export still uses {keyword}"
+        );
     }
     let draft4 = Compiled::new(schema, Draft::Draft4).unwrap();
     for (path, value) in parsed("valid") {
-        assert_eq!(draft4.violations(&as_event(&value), ""), vec![], "{}", path.display());
+        assert_eq!(
+            draft4.violations(&as_event(&value), ""),
+            vec![],
+            "{}",
+            path.display()
+        );
     }
     for (path, value) in parsed("invalid") {
-        assert!(!draft4.is_valid(&as_event(&value)), "{} passes draft 4", path.display());
+        assert!(
+            !draft4.is_valid(&as_event(&value)),
+            "{} passes draft 4",
+            path.display()
+        );
     }
 }
 
@@ -158,7 +200,10 @@ fn release_from_valid_examples() -> Release {
         version: "1-0-0".parse().unwrap(),
         examples: parsed("valid")
             .into_iter()
-            .map(|(p, v)| Example { name: p.display().to_string(), value: Ok(v) })
+            .map(|(p, v)| Example {
+                name: p.display().to_string(),
+                value: Ok(v),
+            })
             .collect(),
     }
 }
@@ -176,7 +221,10 @@ fn incompatible_fields(schema: &Value) -> Vec<String> {
 
 #[test]
 fn the_current_schema_accepts_every_frozen_example() {
-    assert_eq!(incompatible_fields(&generate::page_view_schema()), Vec::<String>::new());
+    assert_eq!(
+        incompatible_fields(&generate::page_view_schema()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -193,16 +241,25 @@ fn a_changed_field_type_is_named_as_a_breaking_change() {
 fn a_new_required_field_is_named_as_a_breaking_change() {
     let mut schema = generate::page_view_schema();
     schema["properties"]["screen_width"] = json!({"type": "integer"});
-    schema["required"].as_array_mut().unwrap().push(json!("screen_width"));
+    schema["required"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("screen_width"));
     let fields = incompatible_fields(&schema);
     assert!(!fields.is_empty());
-    assert!(fields.iter().all(|f| f.ends_with("screen_width")), "{fields:?}");
+    assert!(
+        fields.iter().all(|f| f.ends_with("screen_width")),
+        "{fields:?}"
+    );
 }
 
 #[test]
 fn a_removed_field_is_named_as_a_breaking_change() {
     let mut schema = generate::page_view_schema();
-    schema["properties"].as_object_mut().unwrap().remove("utm_term");
+    schema["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("utm_term");
     let fields = incompatible_fields(&schema);
     assert!(!fields.is_empty());
     assert!(fields.iter().all(|f| f.ends_with("utm_term")), "{fields:?}");
@@ -219,12 +276,23 @@ fn an_optional_addition_is_compatible() {
 fn check_reports_a_stale_schema_with_the_regenerate_command() {
     let mut tree = Tree {
         committed_schema: Some("{}\n".into()),
-        valid: vec![Example { name: "v".into(), value: Ok(parsed("valid")[0].1.clone()) }],
-        invalid: vec![Example { name: "i".into(), value: Ok(json!({})) }],
+        valid: vec![Example {
+            name: "v".into(),
+            value: Ok(parsed("valid")[0].1.clone()),
+        }],
+        invalid: vec![Example {
+            name: "i".into(),
+            value: Ok(json!({})),
+        }],
         releases: vec![],
     };
     let problems = check::check(&tree);
-    assert_eq!(problems, vec![Problem::Stale { file: check::SCHEMA_FILE.into() }]);
+    assert_eq!(
+        problems,
+        vec![Problem::Stale {
+            file: check::SCHEMA_FILE.into()
+        }]
+    );
     assert!(problems[0].to_string().contains(check::REGENERATE_COMMAND));
 
     tree.committed_schema = Some(generate::to_file_text(&generate::page_view_schema()));
@@ -236,13 +304,30 @@ fn check_reports_misfiled_examples_and_releases_ahead() {
     let good = parsed("valid")[0].1.clone();
     let tree = Tree {
         committed_schema: Some(generate::to_file_text(&generate::page_view_schema())),
-        valid: vec![Example { name: "valid/bad.json".into(), value: Ok(json!({"path": 1})) }],
-        invalid: vec![Example { name: "invalid/good.json".into(), value: Ok(good) }],
-        releases: vec![Release { version: SchemaVer { model: 1, revision: 9, addition: 0 }, examples: vec![] }],
+        valid: vec![Example {
+            name: "valid/bad.json".into(),
+            value: Ok(json!({"path": 1})),
+        }],
+        invalid: vec![Example {
+            name: "invalid/good.json".into(),
+            value: Ok(good),
+        }],
+        releases: vec![Release {
+            version: SchemaVer {
+                model: 1,
+                revision: 9,
+                addition: 0,
+            },
+            examples: vec![],
+        }],
     };
     let problems = check::check(&tree);
-    assert!(matches!(&problems[0], Problem::ValidRejected { example, .. } if example == "valid/bad.json"));
-    assert!(matches!(&problems[1], Problem::InvalidAccepted { example } if example == "invalid/good.json"));
+    assert!(
+        matches!(&problems[0], Problem::ValidRejected { example, .. } if example == "valid/bad.json")
+    );
+    assert!(
+        matches!(&problems[1], Problem::InvalidAccepted { example } if example == "invalid/good.json")
+    );
     assert!(matches!(&problems[2], Problem::ReleaseAhead(_)));
     assert_eq!(problems.len(), 3);
 }
@@ -250,7 +335,10 @@ fn check_reports_misfiled_examples_and_releases_ahead() {
 #[test]
 fn ndjson_with_one_bad_line_among_a_thousand_names_that_line() {
     let v = PageViewValidator::new().unwrap();
-    let (_, minimal) = parsed("valid").into_iter().find(|(p, _)| p.ends_with("minimal.json")).unwrap();
+    let (_, minimal) = parsed("valid")
+        .into_iter()
+        .find(|(p, _)| p.ends_with("minimal.json"))
+        .unwrap();
     let good = serde_json::to_string(&minimal).unwrap();
     let mut lines = vec![good; 1000];
     lines[536] = lines[536].replace("\"device\":\"unknown\"", "\"device\":\"toaster\"");
@@ -274,5 +362,11 @@ fn a_pretty_printed_document_is_one_record() {
     let v = PageViewValidator::new().unwrap();
     let (_, text) = examples("valid").into_iter().next().unwrap();
     assert!(text.lines().count() > 5);
-    assert_eq!(v.validate_document(&text), tally_schema::validate::Report { records: 1, errors: vec![] });
+    assert_eq!(
+        v.validate_document(&text),
+        tally_schema::validate::Report {
+            records: 1,
+            errors: vec![]
+        }
+    );
 }

@@ -110,8 +110,14 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<ExitCode> {
             io::stdout().write_all(generate::to_file_text(&schema).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
-        SchemaCommand::Publish { registry, region, endpoint_url } => {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        SchemaCommand::Publish {
+            registry,
+            region,
+            endpoint_url,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             let published = rt.block_on(async {
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
                 if let Some(region) = region {
@@ -132,7 +138,12 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<ExitCode> {
                 registry::Action::Updated => "updated",
                 registry::Action::Unchanged => "unchanged",
             };
-            println!("{}/{}: {what}, version {}", registry, registry::SCHEMA_NAME, published.version);
+            println!(
+                "{}/{}: {what}, version {}",
+                registry,
+                registry::SCHEMA_NAME,
+                published.version
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -145,7 +156,9 @@ fn validate(files: &[String]) -> anyhow::Result<ExitCode> {
     for file in files {
         let text = if file == "-" {
             let mut s = String::new();
-            io::stdin().read_to_string(&mut s).context("cannot read stdin")?;
+            io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read stdin")?;
             s
         } else {
             std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
@@ -163,5 +176,9 @@ fn validate(files: &[String]) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     eprintln!("{records} record(s), {invalid_records} invalid");
-    Ok(if invalid_records == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if invalid_records == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -11,7 +11,11 @@ use crate::{SchemaVer, Timestamp};
 pub use classes::{BotReason, Browser, DeviceClass, Os};
 
 /// The version of the page-view schema these types generate.
-pub const VERSION: SchemaVer = SchemaVer { model: 1, revision: 0, addition: 0 };
+pub const VERSION: SchemaVer = SchemaVer {
+    model: 1,
+    revision: 0,
+    addition: 0,
+};
 
 /// Longest page path kept, in characters (see [`path::normalize`]).
 pub const MAX_PATH_CHARS: usize = 1024;
@@ -38,7 +42,10 @@ pub struct PageView {
 
     /// The SchemaVer (`MODEL-REVISION-ADDITION`) this detail was written against. Rules select a
     /// model with a prefix match, e.g. `{"detail": {"schema_version": [{"prefix": "1-"}]}}`.
-    #[schemars(length(max = 32), pattern(r"^1-(0|[1-9][0-9]{0,8})-(0|[1-9][0-9]{0,8})$"))]
+    #[schemars(
+        length(max = 32),
+        pattern(r"^1-(0|[1-9][0-9]{0,8})-(0|[1-9][0-9]{0,8})$")
+    )]
     pub schema_version: String,
 
     /// The site's host name, lower-case, from the producer's configuration (not the Host header,
@@ -138,7 +145,10 @@ pub struct PageView {
 
     /// The viewer's preferred language, the first tag of `Accept-Language` (BCP 47, e.g. `en-GB`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 2, max = 35), pattern(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"))]
+    #[schemars(
+        length(min = 2, max = 35),
+        pattern(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+    )]
     pub language: Option<String>,
 
     /// Optional daily visitor hash: a keyed hash of site, client IP, user agent and UTC day, as

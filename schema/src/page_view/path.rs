@@ -149,9 +149,19 @@ mod tests {
 
     #[test]
     fn idempotent() {
-        for input in ["/a/b/", "/caf%C3%A9/index.html", "/x/../y", "//a/./b/..", "/About?x=1"] {
+        for input in [
+            "/a/b/",
+            "/caf%C3%A9/index.html",
+            "/x/../y",
+            "//a/./b/..",
+            "/About?x=1",
+        ] {
             let once = normalize(input);
-            assert_eq!(normalize(&once), once, "normalize is not idempotent on {input:?}");
+            assert_eq!(
+                normalize(&once),
+                once,
+                "normalize is not idempotent on {input:?}"
+            );
         }
     }
 }
