@@ -3,6 +3,7 @@
 mod classes;
 pub mod path;
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -65,8 +66,11 @@ pub struct PageView {
     /// When the edge saw the request.
     pub occurred_at: Timestamp,
 
-    /// When the pipeline accepted the event (the Step Functions execution start time).
-    pub received_at: Timestamp,
+    /// When the pipeline accepted the event: the Step Functions execution's start time, RFC 3339
+    /// as Step Functions writes it (AWS: `2026-11-29T06:40:19.180Z`; other implementations may
+    /// give more digits or a `+00:00` offset, so any RFC 3339 form is accepted here).
+    #[schemars(length(max = 40))]
+    pub received_at: DateTime<Utc>,
 
     /// Viewer country, ISO 3166-1 alpha-2 (upper-case). Absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
