@@ -27,6 +27,7 @@ pub(crate) enum Cmp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named as the ASL operators
 pub(crate) enum TypeTest {
     IsPresent,
     IsNull,

@@ -186,15 +186,17 @@ impl Definition {
         if let Some(q) = root.get("QueryLanguage") {
             check_query_language(q).map_err(LoadError::TopLevel)?;
         }
-        if let Some(v) = root.get("Version") {
-            if v.as_str() != Some("1.0") {
-                return Err(top("\"Version\" must be \"1.0\""));
-            }
+        if root
+            .get("Version")
+            .is_some_and(|v| v.as_str() != Some("1.0"))
+        {
+            return Err(top("\"Version\" must be \"1.0\""));
         }
-        if let Some(t) = root.get("TimeoutSeconds") {
-            if t.as_u64().is_none_or(|n| n == 0) {
-                return Err(top("\"TimeoutSeconds\" must be a positive integer"));
-            }
+        if root
+            .get("TimeoutSeconds")
+            .is_some_and(|t| t.as_u64().is_none_or(|n| n == 0))
+        {
+            return Err(top("\"TimeoutSeconds\" must be a positive integer"));
         }
         let comment = match root.get("Comment") {
             None => None,
@@ -371,10 +373,8 @@ fn compile_state(raw: &Value, has_handler: &dyn Fn(&str) -> bool) -> Result<Stat
             k => return Err(format!("unsupported field \"{k}\" in a {ty} state")),
         }
     }
-    if let Some(c) = m.get("Comment") {
-        if !c.is_string() {
-            return Err("\"Comment\" must be a string".into());
-        }
+    if m.get("Comment").is_some_and(|c| !c.is_string()) {
+        return Err("\"Comment\" must be a string".into());
     }
     let root = root_path;
     let input_path = m
