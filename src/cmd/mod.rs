@@ -1,5 +1,6 @@
 //! The `tally` command line.
 
+pub mod rules;
 pub mod schema;
 
 use std::process::ExitCode;
@@ -21,11 +22,15 @@ pub enum Command {
     /// The page-view schema: generate, check, validate, export, publish.
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// EventBridge rules: test a pattern against an event.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Schema(cmd) => schema::run(cmd),
+        Command::Rules(cmd) => rules::run(cmd),
     }
 }
