@@ -10,7 +10,14 @@ fn run(pattern: &str, event: &str) -> (Option<i32>, String, String) {
     fs::write(&p, pattern).unwrap();
     fs::write(&e, event).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["rules", "test", "--pattern", p.to_str().unwrap(), "--event", e.to_str().unwrap()])
+        .args([
+            "rules",
+            "test",
+            "--pattern",
+            p.to_str().unwrap(),
+            "--event",
+            e.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -21,7 +28,10 @@ const EVENT: &str = r#"{"source": "tally", "detail-type": "PageView", "detail": 
 
 #[test]
 fn a_match_exits_0() {
-    let (code, out, _) = run(r#"{"detail": {"schema_version": [{"prefix": "1-"}]}}"#, EVENT);
+    let (code, out, _) = run(
+        r#"{"detail": {"schema_version": [{"prefix": "1-"}]}}"#,
+        EVENT,
+    );
     assert_eq!((code, out.trim()), (Some(0), "match"));
 }
 
@@ -35,5 +45,8 @@ fn no_match_exits_1() {
 fn an_invalid_pattern_exits_2_saying_why() {
     let (code, _, err) = run(r#"{"detail": {"path": [{"prefix": 5}]}}"#, EVENT);
     assert_eq!(code, Some(2));
-    assert!(err.contains("invalid pattern") && err.contains("prefix"), "{err}");
+    assert!(
+        err.contains("invalid pattern") && err.contains("prefix"),
+        "{err}"
+    );
 }

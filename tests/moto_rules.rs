@@ -33,13 +33,34 @@ struct Vector {
 
 /// Vectors on which moto 5.2.5 departs from AWS's documentation (name: what moto does).
 const MOTO_DEPARTS: &[(&str, &str)] = &[
-    ("doc complex example with anything-but and numeric", "pattern on time does not match"),
-    ("doc prefix on time matches", "prefix on time does not match the rendered time"),
-    ("exists false matches an empty array", "treats an empty array as present"),
-    ("exists true does not match an empty array", "treats an empty array as present"),
-    ("ruler array of objects matches one element", "does not descend into arrays of objects"),
-    ("ruler fields from the same array element match", "does not descend into arrays of objects"),
-    ("ruler nested arrays of objects", "does not descend into arrays of objects"),
+    (
+        "doc complex example with anything-but and numeric",
+        "pattern on time does not match",
+    ),
+    (
+        "doc prefix on time matches",
+        "prefix on time does not match the rendered time",
+    ),
+    (
+        "exists false matches an empty array",
+        "treats an empty array as present",
+    ),
+    (
+        "exists true does not match an empty array",
+        "treats an empty array as present",
+    ),
+    (
+        "ruler array of objects matches one element",
+        "does not descend into arrays of objects",
+    ),
+    (
+        "ruler fields from the same array element match",
+        "does not descend into arrays of objects",
+    ),
+    (
+        "ruler nested arrays of objects",
+        "does not descend into arrays of objects",
+    ),
 ];
 
 /// How many vectors cannot be put through PutEvents (see the module docs).
@@ -50,7 +71,10 @@ const SET_BY_EVENTBRIDGE: [&str; 3] = ["version", "id", "account"];
 
 fn vectors() -> Vec<Vector> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bus/tests/vectors");
-    let mut files: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
         .iter()
@@ -63,7 +87,11 @@ fn vectors() -> Vec<Vector> {
 fn lift_pattern(pattern: &Value) -> Result<Value, String> {
     let obj = pattern.as_object().ok_or("pattern is not an object")?;
     let mut out = Map::new();
-    let mut detail = obj.get("detail").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut detail = obj
+        .get("detail")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (k, v) in obj {
         if SET_BY_EVENTBRIDGE.contains(&k.as_str()) {
             return Err(format!("pattern uses {k:?}, which EventBridge sets"));
@@ -80,7 +108,8 @@ fn lift_pattern(pattern: &Value) -> Result<Value, String> {
         if k == "$or" {
             let branches = v.as_array().ok_or("$or is not an array")?;
             let all_custom = branches.iter().all(|b| {
-                b.as_object().is_some_and(|b| b.keys().all(|k| !PUT_EVENTS_FIELDS.contains(&k.as_str())))
+                b.as_object()
+                    .is_some_and(|b| b.keys().all(|k| !PUT_EVENTS_FIELDS.contains(&k.as_str())))
             });
             if !all_custom {
                 return Err("top-level $or mixes envelope and custom fields".into());
@@ -109,7 +138,7 @@ fn lift_event(event: &Value, pattern: &Value) -> Result<(Value, Value), String> 
         if PUT_EVENTS_FIELDS.contains(&k.as_str())
             || SET_BY_EVENTBRIDGE.contains(&k.as_str())
             || k == "region"
-        || k == "time"
+            || k == "time"
         {
             continue;
         }
@@ -127,7 +156,9 @@ fn lift_event(event: &Value, pattern: &Value) -> Result<(Value, Value), String> 
     let detail_type = match obj.get("detail-type") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err("detail-type is not a string".into()),
-        None if refers("detail-type") => return Err("pattern tests detail-type, event has none".into()),
+        None if refers("detail-type") => {
+            return Err("pattern tests detail-type, event has none".into());
+        }
         None => "Vector".into(),
     };
     let resources = match obj.get("resources") {
@@ -145,7 +176,9 @@ fn lift_event(event: &Value, pattern: &Value) -> Result<(Value, Value), String> 
     };
     let time = match obj.get("time") {
         Some(Value::String(t)) => Some(
-            chrono::DateTime::parse_from_rfc3339(t).map_err(|_| "time is not RFC 3339".to_owned())?.timestamp(),
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|_| "time is not RFC 3339".to_owned())?
+                .timestamp(),
         ),
         Some(_) => return Err("time is not a string".into()),
         None if refers("time") => return Err("pattern tests time, event has none".into()),
@@ -167,7 +200,9 @@ fn lift_event(event: &Value, pattern: &Value) -> Result<(Value, Value), String> 
 fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -179,7 +214,8 @@ async fn matcher_vectors_agree_with_moto_except_where_moto_departs_from_the_docs
     let mut departs = Vec::new();
     let mut checked = 0;
     for (i, v) in vectors().iter().enumerate() {
-        let lifted = lift_pattern(&v.pattern).and_then(|p| lift_event(&v.event, &p).map(|e| (p, e)));
+        let lifted =
+            lift_pattern(&v.pattern).and_then(|p| lift_event(&v.event, &p).map(|e| (p, e)));
         let (pattern, (put, envelope)) = match lifted {
             Ok(x) => x,
             Err(why) => {
@@ -189,20 +225,35 @@ async fn matcher_vectors_agree_with_moto_except_where_moto_departs_from_the_docs
         };
         // Lifting must not change the documented answer, as the local matcher sees it.
         let local = Pattern::from_value(&pattern).unwrap_or_else(|e| panic!("{}: {e}", v.name));
-        assert_eq!(local.matches(&envelope), v.matches, "lifting changed vector {:?}", v.name);
+        assert_eq!(
+            local.matches(&envelope),
+            v.matches,
+            "lifting changed vector {:?}",
+            v.name
+        );
 
         let region = put["region"].as_str().unwrap().to_owned();
         if !clients.contains_key(&region) {
             let config = support::moto_config_in(&region).await;
             clients.insert(
                 region.clone(),
-                (aws_sdk_eventbridge::Client::new(&config), aws_sdk_sqs::Client::new(&config)),
+                (
+                    aws_sdk_eventbridge::Client::new(&config),
+                    aws_sdk_sqs::Client::new(&config),
+                ),
             );
         }
         let (events, sqs) = &clients[&region];
         let bus = support::unique(&format!("v{i}"));
         events.create_event_bus().name(&bus).send().await.unwrap();
-        let queue_url = sqs.create_queue().queue_name(&bus).send().await.unwrap().queue_url.unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&bus)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         let queue_arn = format!("arn:aws:sqs:{region}:123456789012:{bus}");
         events
             .put_rule()
@@ -212,21 +263,47 @@ async fn matcher_vectors_agree_with_moto_except_where_moto_departs_from_the_docs
             .send()
             .await
             .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder().id("q").arn(&queue_arn).build().unwrap();
-        events.put_targets().rule("r").event_bus_name(&bus).targets(target).send().await.unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("q")
+            .arn(&queue_arn)
+            .build()
+            .unwrap();
+        events
+            .put_targets()
+            .rule("r")
+            .event_bus_name(&bus)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&bus)
             .source(put["source"].as_str().unwrap())
             .detail_type(put["detail-type"].as_str().unwrap())
             .detail(put["detail"].to_string())
             .set_resources(Some(
-                put["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
+                put["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .collect(),
             ))
-            .set_time(put["time"].as_i64().map(aws_smithy_types::DateTime::from_secs))
+            .set_time(
+                put["time"]
+                    .as_i64()
+                    .map(aws_smithy_types::DateTime::from_secs),
+            )
             .build();
         let out = events.put_events().entries(entry).send().await.unwrap();
         assert_eq!(out.failed_entry_count, 0, "{}: {out:?}", v.name);
-        let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
         let moto_matches = !received.messages().is_empty();
         checked += 1;
         if moto_matches != v.matches {
@@ -237,7 +314,15 @@ async fn matcher_vectors_agree_with_moto_except_where_moto_departs_from_the_docs
     let mut expected: Vec<&str> = MOTO_DEPARTS.iter().map(|(n, _)| *n).collect();
     expected.sort_unstable();
     departs.sort();
-    assert_eq!(departs, expected, "vectors where moto departs from the docs changed");
-    assert_eq!(skipped.len(), EXPECTED_SKIPPED, "skipped vectors changed:\n{}", skipped.join("\n"));
+    assert_eq!(
+        departs, expected,
+        "vectors where moto departs from the docs changed"
+    );
+    assert_eq!(
+        skipped.len(),
+        EXPECTED_SKIPPED,
+        "skipped vectors changed:\n{}",
+        skipped.join("\n")
+    );
     assert!(checked >= 100, "only {checked} vectors went through moto");
 }
