@@ -7,18 +7,19 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use tally::local::PutEventsTask;
 use tally_bus::Pattern;
+use tally_bus::local::{LocalBus, Rule, Target, TargetInput};
 use tally_schema::validate::PageViewValidator;
 use tally_states::{
     Definition, ExecutionContext, ExecutionResult, RecordingSleeper, TaskContext, TaskError,
+    TaskHandler,
 };
-
-const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -89,36 +90,46 @@ fn comparable(source: &str, detail_type: &str, detail: &Value) -> Value {
     json!({"source": source, "detail-type": detail_type, "detail": detail})
 }
 
-/// Runs the definition locally; the putEvents task records its entries, or fails with `fail`.
+/// Runs the definition locally on a local bus, through the real putEvents integration; with
+/// `fail`, PageView puts fail with that error instead. Returns the result, the envelopes put on
+/// the bus, and the retry delays.
 fn run_locally(
     input: &Value,
     name: &str,
     fail: Option<&str>,
 ) -> (ExecutionResult, Vec<Value>, Vec<Duration>) {
     let subst = BTreeMap::from([("EventBusName".to_owned(), "tally".to_owned())]);
-    let def = Definition::load(&definition_text(), &subst, &|r| r == PUT_EVENTS).unwrap();
-    let put = Mutex::new(Vec::new());
+    let def = Definition::load(&definition_text(), &subst, &PutEventsTask::handles).unwrap();
+    let put = Arc::new(Mutex::new(Vec::new()));
+    let recorder = {
+        let put = Arc::clone(&put);
+        move |event: &TargetInput| {
+            if let TargetInput::Json(e) = event {
+                put.lock().unwrap().push(e.clone());
+            }
+            Ok(())
+        }
+    };
+    let bus = LocalBus::builder(tally::local::bus_config())
+        .rule(
+            Rule::new("all", Pattern::parse(r#"{"source": ["tally"]}"#).unwrap())
+                .target(Target::new("t", recorder)),
+        )
+        .build()
+        .unwrap();
+    let real = PutEventsTask::new(&bus);
     let handler =
         |resource: &str, params: Value, ctx: &TaskContext<'_>| -> Result<Value, TaskError> {
-            assert_eq!(resource, PUT_EVENTS);
-            let entries = params["Entries"].as_array().unwrap();
-            assert_eq!(entries.len(), 1);
-            let e = &entries[0];
-            assert_eq!(e["EventBusName"], "tally", "the substitution was applied");
-            if let Some(error) = fail.filter(|_| e["DetailType"] == "PageView") {
+            if let Some(error) = fail.filter(|_| params["Entries"][0]["DetailType"] == "PageView") {
                 return Err(TaskError::new(error, "{\"FailedEntryCount\":1}"));
             }
-            assert!(!ctx.execution_arn.is_empty());
-            put.lock().unwrap().push(comparable(
-                e["Source"].as_str().unwrap(),
-                e["DetailType"].as_str().unwrap(),
-                &e["Detail"],
-            ));
-            Ok(json!({"Entries": [{"EventId": "local"}], "FailedEntryCount": 0}))
+            real.call(resource, params, ctx)
         };
     let sleeper = RecordingSleeper::new(Utc::now());
     let result = def.execute(input.clone(), &context(name), &handler, &sleeper);
-    (result, put.into_inner().unwrap(), sleeper.delays())
+    bus.shutdown();
+    let events = put.lock().unwrap().clone();
+    (result, events, sleeper.delays())
 }
 
 #[test]
@@ -142,9 +153,20 @@ fn every_complete_input_becomes_one_valid_page_view() {
             "{name}"
         );
         assert_eq!(events.len(), 1, "{name}");
+        assert_eq!(
+            validator.validate(&events[0]),
+            vec![],
+            "{name}: the whole event validates"
+        );
         assert_eq!(events[0]["detail-type"], "PageView");
         assert_eq!(events[0]["source"], "tally");
+        let resources = events[0]["resources"].as_array().unwrap();
+        assert_eq!(resources[1], json!(context(&name).execution_arn), "{name}");
         let mut detail = events[0]["detail"].clone();
+        assert_eq!(
+            detail["received_at"], "2026-11-29T06:40:19.180Z",
+            "from $$.Execution.StartTime"
+        );
         // The detail is the input plus the completion, nothing else.
         detail["received_at"] = json!("2026-11-29T06:40:19.180Z");
         let mut expected = input.clone();
@@ -292,7 +314,13 @@ async fn moto_runs_the_definition_to_the_same_events_and_our_rules_route_them_as
             expected,
             "{name}: moto and local end differently"
         );
-        local_events.extend(put);
+        local_events.extend(put.iter().map(|e| {
+            comparable(
+                e["source"].as_str().unwrap(),
+                e["detail-type"].as_str().unwrap(),
+                &e["detail"],
+            )
+        }));
     }
 
     let received = |url: String| {

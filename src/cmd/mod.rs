@@ -2,6 +2,7 @@
 
 pub mod rules;
 pub mod schema;
+pub mod states;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,9 @@ pub enum Command {
     /// EventBridge rules: test a pattern against an event.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Step Functions state machines, run locally.
+    #[command(subcommand)]
+    States(states::StatesCommand),
 }
 
 /// Runs a parsed command line.
@@ -32,5 +36,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Schema(cmd) => schema::run(cmd),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::States(cmd) => states::run(cmd),
     }
 }

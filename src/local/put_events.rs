@@ -1,0 +1,75 @@
+//! The Step Functions `events:putEvents` integration, onto the local bus.
+
+use serde_json::Value;
+use tally_bus::local::{LocalBus, PutEventsError, PutEventsRequestEntry};
+use tally_states::{TaskContext, TaskError, TaskHandler};
+
+/// The optimized EventBridge integration's resource.
+pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
+
+/// Runs `arn:aws:states:::events:putEvents` tasks against a [`LocalBus`], as Step Functions'
+/// optimized integration does against EventBridge:
+///
+/// - `Detail` may be a JSON object; it is sent as JSON text;
+/// - the state machine's and the execution's ARNs are appended to each entry's `Resources`;
+/// - a response with `FailedEntryCount > 0` fails the task with `EventBridge.FailedEntry`, whose
+///   cause is the response;
+/// - a request the API refuses as a whole fails with `EventBridge.EventBridgeException`.
+#[derive(Debug)]
+pub struct PutEventsTask<'a> {
+    bus: &'a LocalBus,
+}
+
+impl<'a> PutEventsTask<'a> {
+    /// A handler putting onto `bus`.
+    pub fn new(bus: &'a LocalBus) -> Self {
+        Self { bus }
+    }
+
+    /// Whether this handler runs `resource`: for `Definition::load`.
+    pub fn handles(resource: &str) -> bool {
+        resource == PUT_EVENTS
+    }
+}
+
+impl TaskHandler for PutEventsTask<'_> {
+    fn call(
+        &self,
+        resource: &str,
+        parameters: Value,
+        ctx: &TaskContext<'_>,
+    ) -> Result<Value, TaskError> {
+        if resource != PUT_EVENTS {
+            return Err(TaskError::new(
+                "States.TaskFailed",
+                format!("no local handler for {resource}"),
+            ));
+        }
+        let invalid = |why: String| TaskError::new("EventBridge.EventBridgeException", why);
+        let Some(Value::Array(raw)) = parameters.get("Entries") else {
+            return Err(invalid("parameter Entries must be an array".into()));
+        };
+        let mut entries = Vec::with_capacity(raw.len());
+        for (i, raw) in raw.iter().enumerate() {
+            let mut raw = raw.clone();
+            if let Some(detail) = raw.get_mut("Detail").filter(|d| !d.is_string()) {
+                *detail = Value::String(detail.to_string());
+            }
+            let mut entry: PutEventsRequestEntry = serde_json::from_value(raw)
+                .map_err(|e| invalid(format!("entry {i} is not a PutEvents entry: {e}")))?;
+            let resources = entry.resources.get_or_insert_with(Vec::new);
+            resources.push(ctx.state_machine_arn.to_owned());
+            resources.push(ctx.execution_arn.to_owned());
+            entries.push(entry);
+        }
+        let response = self
+            .bus
+            .put_events(&entries)
+            .map_err(|e: PutEventsError| invalid(e.to_string()))?;
+        let json = serde_json::to_value(&response).unwrap_or_default();
+        if response.failed_entry_count > 0 {
+            return Err(TaskError::new("EventBridge.FailedEntry", json.to_string()));
+        }
+        Ok(json)
+    }
+}
