@@ -235,35 +235,8 @@ async fn moto_runs_the_definition_to_the_same_events_and_our_rules_route_them_as
     let mut queues = BTreeMap::new();
     for (i, (name, pattern)) in rules.iter().enumerate() {
         let queue = format!("{bus}-{i}");
-        let url = sqs
-            .create_queue()
-            .queue_name(&queue)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        events
-            .put_rule()
-            .name(format!("r{i}"))
-            .event_bus_name(&bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("q")
-            .arn(format!("arn:aws:sqs:us-east-1:123456789012:{queue}"))
-            .build()
-            .unwrap();
-        events
-            .put_targets()
-            .rule(format!("r{i}"))
-            .event_bus_name(&bus)
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
+        let url =
+            support::rule_to_queue(&events, &sqs, &bus, &format!("r{i}"), pattern, &queue).await;
         queues.insert(name.clone(), url);
     }
 

@@ -246,36 +246,7 @@ async fn matcher_vectors_agree_with_moto_except_where_moto_departs_from_the_docs
         let (events, sqs) = &clients[&region];
         let bus = support::unique(&format!("v{i}"));
         events.create_event_bus().name(&bus).send().await.unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(&bus)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = format!("arn:aws:sqs:{region}:123456789012:{bus}");
-        events
-            .put_rule()
-            .name("r")
-            .event_bus_name(&bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("q")
-            .arn(&queue_arn)
-            .build()
-            .unwrap();
-        events
-            .put_targets()
-            .rule("r")
-            .event_bus_name(&bus)
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
+        let queue_url = support::rule_to_queue(events, sqs, &bus, "r", &pattern, &bus).await;
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&bus)
             .source(put["source"].as_str().unwrap())
