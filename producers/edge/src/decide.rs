@@ -1,0 +1,404 @@
+//! The decision: is this origin request a page view, and if so, what does the edge know of it?
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tally_schema::page_view::path::normalize;
+use tally_schema::{BotReason, Browser, DeviceClass, Os, PageView, Timestamp};
+
+use crate::agent;
+use crate::config::{EdgeConfig, is_site_host};
+use crate::device::device_class;
+use crate::event::{CfRequest, CloudFrontRecord};
+use crate::headers::ViewerHeaders;
+use crate::language::first_language;
+use crate::query::Utm;
+use crate::referrer;
+use crate::visitor::{hex, visitor_hash};
+
+/// Longest extension quoted in a [`SkipReason::NotAPage`], in characters.
+pub const MAX_EXTENSION_CHARS: usize = 16;
+/// Longest event type quoted in a [`SkipReason::NotOriginRequest`], in characters.
+pub const MAX_EVENT_TYPE_CHARS: usize = 32;
+/// The `eventType` this producer is built for.
+pub const ORIGIN_REQUEST: &str = "origin-request";
+
+/// Headers whose value, starting with `prefetch` (any case), marks a prefetch.
+const PREFETCH_HEADERS: [&str; 4] = ["sec-purpose", "purpose", "x-purpose", "x-moz"];
+
+/// What the edge decided about one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+// One decision per request, moved once into the sink: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Decision {
+    /// A page view: send it to the enrichment state machine.
+    PageView(EdgeView),
+    /// Not a page view, and why.
+    Skip(SkipReason),
+}
+
+/// Why a request is not a page view. Closed: a new reason is a new variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The record is not an origin-request event.
+    NotOriginRequest {
+        /// The record's `eventType`, cut to 32 characters.
+        event_type: String,
+    },
+    /// The method is not `GET`.
+    NotGet,
+    /// The path names an asset, not a page.
+    NotAPage {
+        /// The path's extension, lower-case, cut to 16 characters.
+        extension: String,
+    },
+    /// The browser is prefetching; the viewer may never see the page.
+    Prefetch,
+    /// The configured site is not a lower-case host name, so no valid page view can be written.
+    InvalidSite,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotOriginRequest { event_type } => {
+                write!(f, "not an origin-request event: {event_type:?}")
+            }
+            SkipReason::NotGet => f.write_str("not a GET request"),
+            SkipReason::NotAPage { extension } => write!(f, "not a page: .{extension}"),
+            SkipReason::Prefetch => f.write_str("prefetch request"),
+            SkipReason::InvalidSite => f.write_str("configured site is not a valid host name"),
+        }
+    }
+}
+
+/// A page view as the edge knows it: every field of the v1 detail except `schema_version` and
+/// `received_at`, which the enrichment state machine adds. Serialises to exactly the state
+/// machine's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeView {
+    /// The CloudFront request id, or an id derived from the record.
+    pub event_id: String,
+    /// The configured site.
+    pub site: String,
+    /// The normalised page path.
+    pub path: String,
+    /// When the edge saw the request.
+    pub occurred_at: Timestamp,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// ISO 3166-2 subdivision without the country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// City name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// IANA time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Device class.
+    pub device: DeviceClass,
+    /// OS family.
+    pub os: Os,
+    /// Browser family.
+    pub browser: Browser,
+    /// Whether a bot.
+    pub is_bot: bool,
+    /// Why a bot; present exactly when `is_bot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_reason: Option<BotReason>,
+    /// Referrer host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_host: Option<String>,
+    /// Referrer path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer_path: Option<String>,
+    /// Whether the referrer is the site itself.
+    pub referrer_same_site: bool,
+    /// `utm_source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    /// `utm_term`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<String>,
+    /// `utm_content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<String>,
+    /// First tag of `Accept-Language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Daily keyed visitor hash, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_hash: Option<String>,
+}
+
+impl EdgeView {
+    /// The whole v1 detail, as enrichment completes it (for tests and local mode).
+    pub fn complete(self, received_at: DateTime<Utc>) -> PageView {
+        PageView {
+            event_id: self.event_id,
+            schema_version: tally_schema::page_view::VERSION.to_string(),
+            site: self.site,
+            path: self.path,
+            occurred_at: self.occurred_at,
+            received_at,
+            country: self.country,
+            region: self.region,
+            city: self.city,
+            timezone: self.timezone,
+            device: self.device,
+            os: self.os,
+            browser: self.browser,
+            is_bot: self.is_bot,
+            bot_reason: self.bot_reason,
+            referrer_host: self.referrer_host,
+            referrer_path: self.referrer_path,
+            referrer_same_site: self.referrer_same_site,
+            utm_source: self.utm_source,
+            utm_medium: self.utm_medium,
+            utm_campaign: self.utm_campaign,
+            utm_term: self.utm_term,
+            utm_content: self.utm_content,
+            language: self.language,
+            visitor_hash: self.visitor_hash,
+        }
+    }
+}
+
+/// Decides whether `record` is a page view of `config.site`, seen at `now`.
+///
+/// Pure and total: no I/O, no panic, work bounded by the size of the record. The record is not
+/// changed; the handler returns it to CloudFront as it came.
+pub fn decide(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> Decision {
+    match skip_reason(record, config) {
+        Some(reason) => Decision::Skip(reason),
+        None => Decision::PageView(view(record, config, now)),
+    }
+}
+
+fn skip_reason(record: &CloudFrontRecord, config: &EdgeConfig) -> Option<SkipReason> {
+    let event_type = record.cf.config.event_type.as_str();
+    if event_type != ORIGIN_REQUEST {
+        return Some(SkipReason::NotOriginRequest {
+            event_type: event_type.chars().take(MAX_EVENT_TYPE_CHARS).collect(),
+        });
+    }
+    let request = &record.cf.request;
+    if request.method != "GET" {
+        return Some(SkipReason::NotGet);
+    }
+    if let Some(extension) = asset_extension(&request.uri, &config.page_extensions) {
+        return Some(SkipReason::NotAPage { extension });
+    }
+    if is_prefetch(request) {
+        return Some(SkipReason::Prefetch);
+    }
+    if !is_site_host(&config.site) {
+        return Some(SkipReason::InvalidSite);
+    }
+    None
+}
+
+/// The extension of `uri` when it is not a page: `None` for a path ending in `/`, a last segment
+/// without a dot (or whose only dot leads it, as in `.well-known`), or a listed extension.
+fn asset_extension(uri: &str, page_extensions: &[String]) -> Option<String> {
+    let path = normalize(uri);
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let (stem, ext) = last.rsplit_once('.')?;
+    if stem.is_empty() {
+        return None;
+    }
+    let ext = ext.to_lowercase();
+    if page_extensions.contains(&ext) {
+        return None;
+    }
+    Some(ext.chars().take(MAX_EXTENSION_CHARS).collect())
+}
+
+fn is_prefetch(request: &CfRequest) -> bool {
+    PREFETCH_HEADERS.iter().any(|name| {
+        request.header_values(name).any(|v| {
+            let v = v.trim_start().as_bytes();
+            v.len() >= 8 && v[..8].eq_ignore_ascii_case(b"prefetch")
+        })
+    })
+}
+
+fn view(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> EdgeView {
+    let request = &record.cf.request;
+    let user_agent = request.header("user-agent");
+    let viewer = ViewerHeaders::read(request);
+    let agent = agent::classify(user_agent);
+    let bot_reason = agent.bot.or_else(|| {
+        agent::flagged(request, &config.bot_flag_headers).then_some(BotReason::HeaderFlag)
+    });
+    let os = if viewer.flags.ios {
+        Os::Ios
+    } else if viewer.flags.android {
+        Os::Android
+    } else {
+        agent.os
+    };
+    let referrer = request
+        .header("referer")
+        .and_then(|r| referrer::parse(r, config));
+    let utm = Utm::parse(&request.querystring);
+    let visitor_hash = config.secret().map(|secret| {
+        visitor_hash(
+            secret,
+            &config.site,
+            &request.client_ip,
+            user_agent.unwrap_or_default(),
+            now,
+        )
+    });
+
+    EdgeView {
+        event_id: event_id(record, now),
+        site: config.site.clone(),
+        path: normalize(&request.uri),
+        occurred_at: Timestamp(now),
+        country: viewer.country,
+        region: viewer.region,
+        city: viewer.city,
+        timezone: viewer.timezone,
+        device: device_class(viewer.flags, agent.device),
+        os,
+        browser: agent.browser,
+        is_bot: bot_reason.is_some(),
+        bot_reason,
+        referrer_same_site: referrer.as_ref().is_some_and(|r| r.same_site),
+        referrer_host: referrer.as_ref().map(|r| r.host.clone()),
+        referrer_path: referrer.map(|r| r.path),
+        utm_source: utm.source,
+        utm_medium: utm.medium,
+        utm_campaign: utm.campaign,
+        utm_term: utm.term,
+        utm_content: utm.content,
+        language: request.header("accept-language").and_then(first_language),
+        visitor_hash,
+    }
+}
+
+/// The CloudFront request id when it fits the schema's pattern; otherwise `edge-` and 32 hex
+/// digits of an unkeyed BLAKE3 hash of the time and the request's non-identifying parts
+/// (distribution, method, URI, query string, user agent, referrer, language). The client IP is
+/// left out, so the id reveals nothing the event does not already say.
+pub fn event_id(record: &CloudFrontRecord, now: DateTime<Utc>) -> String {
+    if let Some(id) = record.cf.config.request_id.as_deref()
+        && is_event_id(id)
+    {
+        return id.to_owned();
+    }
+    let config = &record.cf.config;
+    let request = &record.cf.request;
+    let mut hasher = blake3::Hasher::new();
+    let millis = now.timestamp_millis().to_le_bytes();
+    let parts = [
+        &millis[..],
+        config.distribution_id.as_bytes(),
+        config.distribution_domain_name.as_bytes(),
+        request.method.as_bytes(),
+        request.uri.as_bytes(),
+        request.querystring.as_bytes(),
+        request.header("user-agent").unwrap_or_default().as_bytes(),
+        request.header("referer").unwrap_or_default().as_bytes(),
+        request
+            .header("accept-language")
+            .unwrap_or_default()
+            .as_bytes(),
+    ];
+    for part in parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    format!("edge-{}", hex(&hasher.finalize().as_bytes()[..16]))
+}
+
+/// Whether `id` fits the schema's `event_id`: 1–128 of `A-Za-z0-9_-=.:`.
+fn is_event_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'=' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_detection() {
+        let exts = ["html".to_owned(), "htm".to_owned()];
+        let page = |uri: &str| asset_extension(uri, &exts);
+        for uri in [
+            "/",
+            "/blog/",
+            "/blog",
+            "/a.html",
+            "/A.HTML",
+            "/a.htm",
+            "/blog/index.html",
+            "/.well-known",
+            "/v1.2/",
+            "/caf%C3%A9",
+            "",
+            "/a.css?x=.html/",
+        ] {
+            if uri == "/a.css?x=.html/" {
+                assert_eq!(page(uri).as_deref(), Some("css"));
+                continue;
+            }
+            assert_eq!(page(uri), None, "{uri}");
+        }
+        assert_eq!(page("/style.CSS").as_deref(), Some("css"));
+        assert_eq!(page("/favicon.ico").as_deref(), Some("ico"));
+        assert_eq!(page("/a.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(page("/x.").as_deref(), Some(""));
+        assert_eq!(
+            page(&format!("/x.{}", "a".repeat(100))).map(|e| e.len()),
+            Some(MAX_EXTENSION_CHARS)
+        );
+        let php = ["php".to_owned()];
+        assert_eq!(asset_extension("/index.php", &php), None);
+        assert_eq!(asset_extension("/a.html", &php).as_deref(), Some("html"));
+    }
+
+    #[test]
+    fn skip_reasons_display_and_serialise() {
+        let r = SkipReason::NotAPage {
+            extension: "css".into(),
+        };
+        assert_eq!(r.to_string(), "not a page: .css");
+        assert_eq!(
+            serde_json::to_value(Decision::Skip(r)).expect("json"),
+            serde_json::json!({"skip": {"reason": "not_a_page", "extension": "css"}})
+        );
+        assert_eq!(
+            serde_json::to_value(SkipReason::NotGet).expect("json"),
+            serde_json::json!({"reason": "not_get"})
+        );
+    }
+
+    #[test]
+    fn event_ids() {
+        assert!(is_event_id(
+            "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="
+        ));
+        for bad in ["", "a b", "a/b", &"a".repeat(129), "é"] {
+            assert!(!is_event_id(bad), "{bad}");
+        }
+    }
+}
