@@ -29,7 +29,47 @@ fn definition_text() -> String {
     fs::read_to_string(root().join("state-machines/enrich.asl.json")).unwrap()
 }
 
+/// The inputs: the state machine's own fixtures, and what the edge sends for each of its
+/// CloudFront fixtures that is a page view (`edge-<variant>`).
 fn fixtures() -> Vec<(String, Value)> {
+    let mut out = enrich_fixtures();
+    out.extend(edge_fixtures());
+    out
+}
+
+fn edge_fixtures() -> Vec<(String, Value)> {
+    let dir = root().join("producers/edge/fixtures");
+    let mut config = tally_edge::EdgeConfig::new("www.example.com");
+    config.site_aliases = vec!["example.com".into()];
+    let now = Utc.with_ymd_and_hms(2026, 11, 29, 6, 40, 19).unwrap();
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let event = tally_edge::parse_event(&fs::read_to_string(&path).unwrap()).unwrap();
+        if let tally_edge::Decision::PageView(view) =
+            tally_edge::decide(event.record().unwrap(), &config, now)
+        {
+            let name = path
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace("example-cloudfront-origin-request-", "edge-");
+            out.push((name, serde_json::to_value(&view).unwrap()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(
+        out.len() >= 8,
+        "the edge fixtures hold fewer page views than expected"
+    );
+    out
+}
+
+fn enrich_fixtures() -> Vec<(String, Value)> {
     let dir = root().join("state-machines/fixtures");
     let mut out: Vec<_> = fs::read_dir(dir)
         .unwrap()
