@@ -1,0 +1,446 @@
+//! The local archive writer: buffering, atomic objects, crash recovery.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+use crate::layout::Layout;
+
+/// Where the buffer files live, under the root.
+const BUFFER_DIR: &str = "_buffer";
+
+/// How the archive buffers and where it writes.
+#[derive(Debug, Clone)]
+pub struct ArchiveConfig {
+    /// The directory standing in for the bucket.
+    pub root: PathBuf,
+    /// Key prefix and stream name.
+    pub layout: Layout,
+    /// Write an object once the buffered records reach this many bytes (uncompressed), like
+    /// Firehose's `SizeInMBs` buffering hint.
+    pub buffer_bytes: usize,
+    /// Write an object once the oldest buffered record is this old, like `IntervalInSeconds`;
+    /// checked by [`Archive::flush_due`].
+    pub buffer_interval: Duration,
+    /// Fsync the buffer file before each `append` returns.
+    pub sync_every_record: bool,
+    /// How many recent event ids are remembered to drop redeliveries.
+    pub dedupe_window: usize,
+}
+
+impl ArchiveConfig {
+    /// Local defaults: 1 MiB or 60 s, prefix `events/`, stream `tally-archive`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ArchiveConfig {
+            root: root.into(),
+            layout: Layout {
+                prefix: "events/".into(),
+                stream: "tally-archive".into(),
+            },
+            buffer_bytes: 1 << 20,
+            buffer_interval: Duration::from_secs(60),
+            sync_every_record: false,
+            dedupe_window: 100_000,
+        }
+    }
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// To which file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The record is not an EventBridge event with an `id`.
+    #[error("not an event: {0}")]
+    NotAnEvent(String),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ArchiveError + 'a {
+    move |source| ArchiveError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What [`Archive::append`] did with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// It was accepted into the buffer.
+    Written,
+    /// An event with the same id was accepted recently: a redelivery, dropped.
+    Duplicate,
+}
+
+/// What [`Archive::open`] found in the buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Objects written from buffer files a previous process left.
+    pub objects_written: usize,
+    /// Records recovered into them.
+    pub records: usize,
+    /// Buffer files whose object already existed (the process died after writing it).
+    pub already_written: usize,
+    /// Torn last lines discarded: records whose `append` never returned.
+    pub torn_lines: usize,
+}
+
+struct Batch {
+    id: String,
+    oldest: DateTime<Utc>,
+    wal_path: PathBuf,
+    wal: File,
+    bytes: Vec<u8>,
+    opened: Instant,
+}
+
+struct State {
+    batch: Option<Batch>,
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+    seq: u64,
+}
+
+/// The local archive. Safe to share between threads.
+pub struct Archive {
+    config: ArchiveConfig,
+    run: String,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("root", &self.config.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Archive {
+    /// Opens the archive under `config.root`, first writing out whatever a previous process left
+    /// in the buffer.
+    pub fn open(config: ArchiveConfig) -> Result<(Archive, Recovery), ArchiveError> {
+        let buffer = config.root.join(BUFFER_DIR);
+        fs::create_dir_all(&buffer).map_err(io_err("create", &buffer))?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let run = format!("{:x}{:x}", nanos, std::process::id());
+        let archive = Archive {
+            config,
+            run,
+            state: Mutex::new(State {
+                batch: None,
+                seen: HashSet::new(),
+                order: VecDeque::new(),
+                seq: 0,
+            }),
+        };
+        let recovery = archive.recover()?;
+        Ok((archive, recovery))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ArchiveConfig {
+        &self.config
+    }
+
+    /// Accepts one event (the whole EventBridge envelope), arrived at `arrival`. When this returns
+    /// `Written`, the record is in the buffer file and will reach an object even if the process
+    /// dies now.
+    pub fn append(&self, event: &Value, arrival: DateTime<Utc>) -> Result<Appended, ArchiveError> {
+        let id = match event.get("id") {
+            Some(Value::String(id)) if event.is_object() => id.clone(),
+            _ => return Err(ArchiveError::NotAnEvent("no string \"id\"".into())),
+        };
+        let mut line =
+            serde_json::to_vec(event).map_err(|e| ArchiveError::NotAnEvent(e.to_string()))?;
+        line.push(b'\n');
+
+        let mut state = self.lock();
+        if state.seen.contains(&id) {
+            return Ok(Appended::Duplicate);
+        }
+        if state.batch.is_none() {
+            state.seq += 1;
+            let batch = self.new_batch(state.seq, arrival)?;
+            state.batch = Some(batch);
+        }
+        let sync = self.config.sync_every_record;
+        let written = state.batch.as_mut().map(|b| {
+            b.wal
+                .write_all(&line)
+                .and_then(|()| if sync { b.wal.sync_data() } else { Ok(()) })
+        });
+        if let Some(Err(source)) = written {
+            // The buffer file may now end in a torn line: write out what was accepted before it
+            // and start a new buffer on the next append.
+            let path = state
+                .batch
+                .as_ref()
+                .map(|b| b.wal_path.clone())
+                .unwrap_or_default();
+            self.flush_locked(&mut state)?;
+            return Err(ArchiveError::Io {
+                op: "append to",
+                path,
+                source,
+            });
+        }
+        if let Some(b) = state.batch.as_mut() {
+            b.bytes.extend_from_slice(&line);
+        }
+        self.remember(&mut state, id);
+        if state
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.bytes.len() >= self.config.buffer_bytes)
+        {
+            self.flush_locked(&mut state)?;
+        }
+        Ok(Appended::Written)
+    }
+
+    /// Writes the buffered records out if the oldest has waited `buffer_interval`.
+    pub fn flush_due(&self) -> Result<Option<PathBuf>, ArchiveError> {
+        let mut state = self.lock();
+        if state
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.opened.elapsed() >= self.config.buffer_interval)
+        {
+            return self.flush_locked(&mut state);
+        }
+        Ok(None)
+    }
+
+    /// Writes the buffered records out now (on shutdown); returns the object written, if any.
+    pub fn flush(&self) -> Result<Option<PathBuf>, ArchiveError> {
+        let mut state = self.lock();
+        self.flush_locked(&mut state)
+    }
+
+    /// Every archive object under the root, sorted by key.
+    pub fn objects(&self) -> Result<Vec<PathBuf>, ArchiveError> {
+        let mut out = Vec::new();
+        collect_objects(&self.config.root.join(&self.config.layout.prefix), &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state inconsistent in a way that loses
+        // accepted records (they are in the buffer file), so a poisoned lock is used as it is.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember(&self, state: &mut State, id: String) {
+        if state.seen.insert(id.clone()) {
+            state.order.push_back(id);
+        }
+        while state.order.len() > self.config.dedupe_window {
+            if let Some(old) = state.order.pop_front() {
+                state.seen.remove(&old);
+            }
+        }
+    }
+
+    fn new_batch(&self, seq: u64, arrival: DateTime<Utc>) -> Result<Batch, ArchiveError> {
+        let id = format!("{}{seq:06}", self.run);
+        let wal_path = self
+            .config
+            .root
+            .join(BUFFER_DIR)
+            .join(format!("batch-{id}-{}.ndjson", arrival.timestamp_millis()));
+        let wal = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&wal_path)
+            .map_err(io_err("create", &wal_path))?;
+        Ok(Batch {
+            id,
+            oldest: arrival,
+            wal_path,
+            wal,
+            bytes: Vec::new(),
+            opened: Instant::now(),
+        })
+    }
+
+    fn flush_locked(&self, state: &mut State) -> Result<Option<PathBuf>, ArchiveError> {
+        let Some(batch) = state.batch.take() else {
+            return Ok(None);
+        };
+        if batch.bytes.is_empty() {
+            remove(&batch.wal_path)?;
+            return Ok(None);
+        }
+        let path = self.write_object(batch.oldest, &batch.id, &batch.bytes)?;
+        remove(&batch.wal_path)?;
+        Ok(Some(path))
+    }
+
+    /// Writes one object atomically: temporary file, fsync, rename, fsync of the directory.
+    fn write_object(
+        &self,
+        oldest: DateTime<Utc>,
+        batch: &str,
+        ndjson: &[u8],
+    ) -> Result<PathBuf, ArchiveError> {
+        let key = self.config.layout.object_key(oldest, batch);
+        let dir = self.config.root.join(&key.partition);
+        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        let tmp = dir.join(format!(".{}.tmp", key.name));
+        let path = dir.join(&key.name);
+        let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        let mut gz = GzEncoder::new(file, Compression::default());
+        gz.write_all(ndjson).map_err(io_err("write", &tmp))?;
+        let file = gz.finish().map_err(io_err("write", &tmp))?;
+        file.sync_all().map_err(io_err("fsync", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
+        sync_dir(&dir)?;
+        Ok(path)
+    }
+
+    fn object_exists(&self, oldest: DateTime<Utc>, batch: &str) -> bool {
+        let key = self.config.layout.object_key(oldest, batch);
+        self.config.root.join(key.key()).exists()
+    }
+
+    fn recover(&self) -> Result<Recovery, ArchiveError> {
+        let buffer = self.config.root.join(BUFFER_DIR);
+        let mut recovery = Recovery::default();
+        let mut files: Vec<PathBuf> = fs::read_dir(&buffer)
+            .map_err(io_err("read", &buffer))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        let mut state = self.lock();
+        for path in files {
+            let Some((batch, oldest)) = parse_buffer_name(&path) else {
+                continue;
+            };
+            let mut bytes = Vec::new();
+            File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(io_err("read", &path))?;
+            // Everything after the last newline was never acknowledged.
+            let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            if complete < bytes.len() {
+                recovery.torn_lines += 1;
+                bytes.truncate(complete);
+            }
+            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if let Some(id) = serde_json::from_slice::<Value>(line)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                {
+                    self.remember(&mut state, id);
+                }
+            }
+            if self.object_exists(oldest, &batch) {
+                recovery.already_written += 1;
+            } else if !bytes.is_empty() {
+                self.write_object(oldest, &batch, &bytes)?;
+                recovery.objects_written += 1;
+                recovery.records += bytes.iter().filter(|b| **b == b'\n').count();
+            }
+            remove(&path)?;
+        }
+        Ok(recovery)
+    }
+}
+
+impl Drop for Archive {
+    fn drop(&mut self) {
+        // Best effort: what is not flushed stays in the buffer file and is recovered on open.
+        let _ = self.flush();
+    }
+}
+
+fn parse_buffer_name(path: &Path) -> Option<(String, DateTime<Utc>)> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix("batch-")?.strip_suffix(".ndjson")?;
+    let (batch, millis) = rest.rsplit_once('-')?;
+    Some((
+        batch.to_owned(),
+        DateTime::from_timestamp_millis(millis.parse().ok()?)?,
+    ))
+}
+
+fn remove(path: &Path) -> Result<(), ArchiveError> {
+    fs::remove_file(path).map_err(io_err("remove", path))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync", dir))
+}
+
+fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ArchiveError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ArchiveError::Io {
+                op: "read",
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
+    };
+    for entry in entries {
+        let path = entry.map_err(io_err("read", dir))?.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if path.is_dir() {
+            collect_objects(&path, out)?;
+        } else if !hidden && path.extension().is_some_and(|e| e == "gz") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one archive object: gzipped NDJSON, one event per line.
+pub fn read_object(path: &Path) -> Result<Vec<Value>, ArchiveError> {
+    let file = File::open(path).map_err(io_err("open", path))?;
+    let mut text = String::new();
+    MultiGzDecoder::new(file)
+        .read_to_string(&mut text)
+        .map_err(io_err("read", path))?;
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| ArchiveError::NotAnEvent(format!("{}: {e}", path.display())))
+        })
+        .collect()
+}

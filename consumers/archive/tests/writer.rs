@@ -1,0 +1,197 @@
+//! The local archive writer: layout, buffering, redelivery, recovery.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use tally_archive::{Appended, Archive, ArchiveConfig, read_object};
+
+fn event(i: usize) -> Value {
+    json!({
+        "version": "0", "id": format!("00000000-0000-4000-8000-{i:012}"), "detail-type": "PageView",
+        "source": "tally", "account": "000000000000", "time": "2026-11-29T06:40:19Z", "region": "local",
+        "resources": [], "detail": {"event_id": format!("e{i}"), "path": "/"}
+    })
+}
+
+fn all_records(archive: &Archive) -> Vec<Value> {
+    archive
+        .objects()
+        .unwrap()
+        .iter()
+        .flat_map(|p| read_object(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_object_is_written_when_the_buffer_is_full_under_the_firehose_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = ArchiveConfig::new(tmp.path());
+    let line = serde_json::to_vec(&event(0)).unwrap().len() + 1;
+    config.buffer_bytes = line * 10;
+    let (archive, _) = Archive::open(config).unwrap();
+    let arrival = Utc.with_ymd_and_hms(2026, 11, 29, 6, 40, 19).unwrap();
+    for i in 0..9 {
+        assert_eq!(
+            archive.append(&event(i), arrival).unwrap(),
+            Appended::Written
+        );
+    }
+    assert!(
+        archive.objects().unwrap().is_empty(),
+        "buffered until 10 records"
+    );
+    archive
+        .append(&event(9), arrival + chrono::Duration::hours(2))
+        .unwrap();
+    let objects = archive.objects().unwrap();
+    assert_eq!(objects.len(), 1);
+    let key = objects[0]
+        .strip_prefix(tmp.path())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The partition is the oldest record's arrival hour.
+    assert!(
+        key.starts_with(
+            "events/year=2026/month=11/day=29/hour=06/tally-archive-1-2026-11-29-06-40-19-"
+        ),
+        "{key}"
+    );
+    assert!(key.ends_with(".gz"));
+    let records = read_object(&objects[0]).unwrap();
+    assert_eq!(
+        records,
+        (0..10).map(event).collect::<Vec<_>>(),
+        "whole envelopes, in order"
+    );
+    // Nothing is left in the buffer directory once written.
+    assert_eq!(fs::read_dir(tmp.path().join("_buffer")).unwrap().count(), 0);
+}
+
+#[test]
+fn an_object_is_written_when_the_buffer_is_old_enough_and_on_flush() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = ArchiveConfig::new(tmp.path());
+    config.buffer_interval = Duration::from_millis(30);
+    let (archive, _) = Archive::open(config).unwrap();
+    archive.append(&event(1), Utc::now()).unwrap();
+    assert_eq!(archive.flush_due().unwrap(), None, "not yet due");
+    std::thread::sleep(Duration::from_millis(40));
+    assert!(archive.flush_due().unwrap().is_some());
+    archive.append(&event(2), Utc::now()).unwrap();
+    assert!(archive.flush().unwrap().is_some());
+    assert_eq!(archive.flush().unwrap(), None, "nothing left");
+    assert_eq!(all_records(&archive), vec![event(1), event(2)]);
+}
+
+#[test]
+fn a_redelivered_event_is_archived_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(
+        archive.append(&event(1), Utc::now()).unwrap(),
+        Appended::Written
+    );
+    assert_eq!(
+        archive.append(&event(1), Utc::now()).unwrap(),
+        Appended::Duplicate
+    );
+    archive.flush().unwrap();
+    assert_eq!(
+        archive.append(&event(1), Utc::now()).unwrap(),
+        Appended::Duplicate,
+        "across objects too"
+    );
+    archive.flush().unwrap();
+    assert_eq!(all_records(&archive), vec![event(1)]);
+}
+
+#[test]
+fn a_record_that_is_not_an_event_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    let err = archive
+        .append(&json!({"detail": {}}), Utc::now())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an event"), "{err}");
+    assert!(archive.append(&json!([1]), Utc::now()).is_err());
+}
+
+#[test]
+fn the_buffer_a_dead_process_left_is_recovered_without_its_torn_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let buffer = tmp.path().join("_buffer");
+    fs::create_dir_all(&buffer).unwrap();
+    let millis = Utc
+        .with_ymd_and_hms(2026, 11, 29, 23, 59, 59)
+        .unwrap()
+        .timestamp_millis();
+    let mut text = String::new();
+    for i in 0..3 {
+        text.push_str(&event(i).to_string());
+        text.push('\n');
+    }
+    text.push_str(&event(3).to_string()[..40]); // died mid-line
+    fs::write(
+        buffer.join(format!("batch-deadbeef000001-{millis}.ndjson")),
+        text,
+    )
+    .unwrap();
+
+    let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(
+        (
+            recovery.objects_written,
+            recovery.records,
+            recovery.torn_lines
+        ),
+        (1, 3, 1)
+    );
+    assert_eq!(all_records(&archive), (0..3).map(event).collect::<Vec<_>>());
+    assert_eq!(
+        archive.append(&event(2), Utc::now()).unwrap(),
+        Appended::Duplicate,
+        "recovered ids are known"
+    );
+    assert_eq!(
+        archive.append(&event(3), Utc::now()).unwrap(),
+        Appended::Written,
+        "the torn one was never accepted"
+    );
+    let key = archive.objects().unwrap()[0]
+        .strip_prefix(tmp.path())
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        key.starts_with("events/year=2026/month=11/day=29/hour=23/"),
+        "{key}"
+    );
+}
+
+#[test]
+fn a_buffer_whose_object_was_already_written_is_not_written_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    let arrival = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap();
+    archive.append(&event(1), arrival).unwrap();
+    // Keep a copy of the buffer file, flush, then put the copy back: as if the process died
+    // between writing the object and removing the buffer file.
+    let buffered: Vec<_> = fs::read_dir(tmp.path().join("_buffer"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let saved = fs::read(&buffered[0]).unwrap();
+    archive.flush().unwrap();
+    drop(archive);
+    fs::write(&buffered[0], saved).unwrap();
+
+    let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!((recovery.already_written, recovery.objects_written), (1, 0));
+    assert_eq!(all_records(&archive), vec![event(1)]);
+}
