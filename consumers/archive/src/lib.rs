@@ -18,8 +18,10 @@
 //! With `sync_every_record` the buffer is also fsynced before each `append` returns, which
 //! protects accepted records against a machine crash too, at the cost of throughput.
 
+mod consumer;
 mod layout;
 mod writer;
 
+pub use consumer::ArchiveConsumer;
 pub use layout::{Layout, ObjectKey};
 pub use writer::{Appended, Archive, ArchiveConfig, ArchiveError, Recovery, read_object};

@@ -1,0 +1,96 @@
+//! The archive as a consumer: its declaration and its local handler.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tally_bus::local::{DeliveryError, TargetInput};
+use tally_consumer::compliance::Probe;
+use tally_consumer::{Declaration, LocalConsumer, Retry, RuleDeclaration, TargetKind};
+
+use crate::{Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
+
+/// The archive consumer: every page view, whole envelope, into the archive.
+#[derive(Debug)]
+pub struct ArchiveConsumer {
+    archive: Archive,
+}
+
+impl ArchiveConsumer {
+    /// Opens the local archive (recovering what a previous process left).
+    pub fn open(config: ArchiveConfig) -> Result<(Self, Recovery), ArchiveError> {
+        let (archive, recovery) = Archive::open(config)?;
+        Ok((ArchiveConsumer { archive }, recovery))
+    }
+
+    /// The archive it writes.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// The declaration: one rule, every page view of every model, except events an EventBridge
+    /// archive replays (they carry `replay-name`; they are in the archive already), to the
+    /// `ArchiveStream` Firehose stream, whole event.
+    pub fn declaration() -> Declaration {
+        Declaration {
+            name: "archive".into(),
+            description: "the event log: every page view as gzipped NDJSON, Hive-partitioned"
+                .into(),
+            rules: vec![RuleDeclaration {
+                name: "page-views".into(),
+                pattern: json!({
+                    "source": ["tally"],
+                    "detail-type": ["PageView"],
+                    "replay-name": [{"exists": false}]
+                }),
+                target: TargetKind::Firehose {
+                    stream: "ArchiveStream".into(),
+                },
+                input: None,
+                input_path: None,
+                input_transformer: None,
+                retry: Retry::default(),
+            }],
+        }
+    }
+}
+
+impl LocalConsumer for ArchiveConsumer {
+    fn declaration(&self) -> Declaration {
+        ArchiveConsumer::declaration()
+    }
+
+    fn handle(&self, _rule: &str, input: &TargetInput) -> Result<(), DeliveryError> {
+        let TargetInput::Json(event) = input else {
+            return Err(DeliveryError::permanent(
+                "the archive takes whole events, not text",
+            ));
+        };
+        match self.archive.append(event, Utc::now()) {
+            Ok(_) => Ok(()),
+            Err(e @ ArchiveError::NotAnEvent(_)) => Err(DeliveryError::permanent(e.to_string())),
+            Err(e) => Err(DeliveryError::new(e.to_string())),
+        }
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        self.archive.flush().map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+impl Probe for ArchiveConsumer {
+    /// The archived events' ids, sorted, with their count.
+    fn snapshot(&self) -> Value {
+        let records = self.written();
+        let mut ids: Vec<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
+        ids.sort_unstable();
+        json!({"records": records.len(), "ids": ids})
+    }
+
+    fn written(&self) -> Vec<Value> {
+        self.archive
+            .objects()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|p| read_object(p).unwrap_or_default())
+            .collect()
+    }
+}

@@ -1,0 +1,61 @@
+//! The local side: a consumer's implementation, and its rules on the local bus.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tally_bus::local::{DeliveryError, JsonLinesFile, Rule, Target, TargetInput};
+
+use crate::{ContractError, Declaration};
+
+/// A consumer's local implementation.
+pub trait LocalConsumer: Send + Sync + 'static {
+    /// Its declaration.
+    fn declaration(&self) -> Declaration;
+
+    /// Handles one input from the rule named `rule` (the declaration's rule name). Must be
+    /// idempotent: the bus delivers at least once, so the same event may come again.
+    fn handle(&self, rule: &str, input: &TargetInput) -> Result<(), DeliveryError>;
+
+    /// Makes everything accepted durable (called on shutdown, after the bus has drained).
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The local bus rules for `consumer`, from its declaration: one rule per declared rule, with its
+/// input processing and retry policy, and a dead-letter file `{dead_letters}/{bus rule}.jsonl`.
+///
+/// Locally, retries back off from 100 ms (doubling, at most 30 s) rather than EventBridge's
+/// unpublished schedule, within the declared attempts and event age.
+pub fn local_rules(
+    consumer: Arc<dyn LocalConsumer>,
+    dead_letters: &Path,
+) -> Result<Vec<Rule>, ContractError> {
+    let declaration = consumer.declaration();
+    let checked = declaration.checked()?;
+    std::fs::create_dir_all(dead_letters).map_err(|e| {
+        ContractError::Bus(format!("cannot create {}: {e}", dead_letters.display()))
+    })?;
+    let mut rules = Vec::new();
+    for (decl, rule) in declaration.rules.iter().zip(checked) {
+        let path = dead_letters.join(format!("{}.jsonl", rule.bus_name));
+        let dead_letter = JsonLinesFile::open(&path)
+            .map_err(|e| ContractError::Bus(format!("cannot open {}: {e}", path.display())))?;
+        let retry = rule
+            .retry
+            .with_backoff(Duration::from_millis(100), 2.0, Duration::from_secs(30))
+            .map_err(|e| ContractError::Bus(e.to_string()))?;
+        let sink = {
+            let consumer = Arc::clone(&consumer);
+            let name = decl.name.clone();
+            move |input: &TargetInput| consumer.handle(&name, input)
+        };
+        let target = Target::new(&declaration.name, sink)
+            .input(rule.input)
+            .retry_policy(retry)
+            .dead_letter(Arc::new(dead_letter));
+        rules.push(Rule::new(rule.bus_name, rule.pattern).target(target));
+    }
+    Ok(rules)
+}
