@@ -1,5 +1,7 @@
 //! The `tally` command line.
 
+pub mod edge;
+pub mod query;
 pub mod rules;
 pub mod schema;
 pub mod states;
@@ -26,16 +28,23 @@ pub enum Command {
     /// EventBridge rules: test a pattern against an event.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Run SQL or a named query over the local archive (DataFusion).
+    Query(query::QueryArgs),
     /// Step Functions state machines, run locally.
     #[command(subcommand)]
     States(states::StatesCommand),
+    /// The edge producer (Lambda@Edge): inspect an event, package the function.
+    #[command(subcommand)]
+    Edge(edge::EdgeCommand),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Schema(cmd) => schema::run(cmd),
+        Command::Query(args) => query::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
+        Command::Edge(cmd) => edge::run(cmd),
     }
 }

@@ -1,0 +1,383 @@
+//! The Lambda@Edge module (`producers/edge-lambda`) as CloudFront runs it: packaged by
+//! `tally edge package`, loaded in CPython, its `handler` called on every CloudFront fixture.
+//!
+//! Crosses the AWS boundary through the moto server that `./tests/run` starts (Step Functions
+//! with execution enabled); needs maturin in `~/.cache/tally/venv`, which `./tests/run` installs.
+//!
+//! The configuration is baked into the module, so each endpoint (moto, a closed port, a listener
+//! that never answers) gets its own build; after the first, a build recompiles only the module's
+//! crate. Builds go to their own target directory (`$CARGO_TARGET_DIR/edge-lambda-test`): the
+//! running `cargo test` holds the lock on its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The default time budget of a call, and the bound a handler call must stay under: the budget
+/// plus generous slack (a correctness bound, not a benchmark).
+const BUDGET_MS: u64 = 300;
+const CALL_BOUND: Duration = Duration::from_millis(1500);
+
+/// The edge time `tally edge inspect` is given; the handler uses the real clock.
+const NOW: &str = "2026-11-29T06:40:19.123Z";
+
+/// One build at a time: they share a target directory.
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("TALLY_VENV").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/tally/venv"),
+        PathBuf::from,
+    );
+    venv.join("bin/python")
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("producers/edge/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn tally() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tally"))
+}
+
+/// A configuration for the fixtures' site with `endpoint` baked in.
+fn write_config(dir: &Path, state_machine_arn: &str, endpoint: &str) -> PathBuf {
+    let config = json!({
+        "site": "www.example.com",
+        "site_aliases": ["example.com"],
+        "state_machine_arn": state_machine_arn,
+        "region": "us-east-1",
+        "endpoint_url": endpoint,
+        "connect_timeout_ms": BUDGET_MS,
+        "total_timeout_ms": BUDGET_MS,
+    });
+    let path = dir.join("edge.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// `tally edge package --debug`: the module for this machine's Python, zipped as for Lambda.
+fn package(dir: &Path, config: &Path) -> PathBuf {
+    let target = PathBuf::from(
+        std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| root().join("target").into()),
+    )
+    .join("edge-lambda-test");
+    let out = dir.join("dist/edge.zip");
+    let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let output = tally()
+        .args(["edge", "package", "--debug", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(&out)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tally edge package failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("handler tally_edge.handler"), "{stdout}");
+    out
+}
+
+/// Runs the Python harness: the module from `zip`, its handler on every fixture.
+fn run_handler(dir: &Path, zip: &Path) -> Value {
+    let output = Command::new(venv_python())
+        .arg(root().join("tests/edge_lambda/harness.py"))
+        .arg(zip)
+        .arg(dir.join("module"))
+        .args(fixtures())
+        // What the Lambda runtime sets for the execution role; moto accepts any.
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "harness failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let log: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("log line is not json ({e}): {line}"));
+        assert!(log["level"].is_string(), "{line}");
+    }
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Every call returned the very request it was given, unchanged, within the bound.
+fn assert_requests_unchanged(result: &Value) {
+    let calls = result["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), fixtures().len());
+    for call in calls {
+        let path = call["fixture"].as_str().unwrap();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(call["same_object"], true, "{path}");
+        assert_eq!(
+            call["returned"], event["Records"][0]["cf"]["request"],
+            "{path}: request changed"
+        );
+        let seconds = call["seconds"].as_f64().unwrap();
+        assert!(
+            seconds < CALL_BOUND.as_secs_f64(),
+            "{path}: the handler took {seconds} s"
+        );
+    }
+}
+
+/// What `tally edge inspect` says for each fixture: the execution input, or none for a skip.
+fn inspect_all(config: &Path) -> BTreeMap<PathBuf, Option<Value>> {
+    fixtures()
+        .into_iter()
+        .map(|path| {
+            let output = tally()
+                .args(["edge", "inspect", "--now", NOW, "--config"])
+                .arg(config)
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "inspect {}", path.display());
+            let text = String::from_utf8(output.stdout).unwrap();
+            let view = if text.starts_with("skip: ") {
+                None
+            } else {
+                Some(serde_json::from_str(&text).unwrap())
+            };
+            (path, view)
+        })
+        .collect()
+}
+
+fn stat(result: &Value, name: &str) -> u64 {
+    result["stats"][name].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per_page_view() {
+    let moto = support::moto_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&moto);
+    let name = support::unique("edge");
+    let definition = std::fs::read_to_string(root().join("state-machines/enrich.asl.json"))
+        .unwrap()
+        .replace("${EventBusName}", &name);
+    let machine = sfn
+        .create_state_machine()
+        .name(&name)
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/enrich")
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &machine, &support::moto_endpoint());
+    let zip = package(dir.path(), &config);
+    let result = run_handler(dir.path(), &zip);
+    assert_requests_unchanged(&result);
+
+    let expected = inspect_all(&config);
+    let views: Vec<&Value> = expected.values().flatten().collect();
+    assert!(views.len() >= 5, "the fixtures have page views");
+    let skipped = expected.len() - views.len();
+    assert_eq!(stat(&result, "sent"), views.len() as u64, "{result}");
+    assert_eq!(stat(&result, "skipped"), skipped as u64);
+    assert_eq!(stat(&result, "failed"), 0, "{result}");
+    assert_eq!(stat(&result, "timeouts"), 0, "{result}");
+    assert_eq!(stat(&result, "panics"), 0);
+    assert_eq!(
+        stat(&result, "invalid_events"),
+        4,
+        "the harness's bad events"
+    );
+
+    // The executions, by input; the handler's clock is not inspect's.
+    let executions = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(executions.len(), views.len());
+    let mut started = Vec::new();
+    for execution in &executions {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution.execution_arn)
+            .send()
+            .await
+            .unwrap();
+        let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+        started.push((execution.name.clone(), input));
+    }
+    let comparable = |v: &Value| {
+        let mut v = v.clone();
+        let o = v.as_object_mut().unwrap();
+        o.remove("occurred_at");
+        // An id derived from the edge time differs too.
+        if o["event_id"].as_str().unwrap().starts_with("edge-") {
+            o.remove("event_id");
+        }
+        v
+    };
+    for view in &views {
+        let want = comparable(view);
+        let found = started
+            .iter()
+            .find(|(_, input)| comparable(input) == want)
+            .unwrap_or_else(|| panic!("no execution with input {want}\nstarted: {started:?}"));
+        let (name, input) = found;
+        chrono::DateTime::parse_from_rfc3339(input["occurred_at"].as_str().unwrap()).unwrap();
+        let event_id = input["event_id"].as_str().unwrap();
+        if event_id.len() <= 80
+            && event_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            assert_eq!(name, event_id);
+        } else {
+            assert!(
+                name.len() <= 80 && name.starts_with(&event_id[..4]),
+                "{name}"
+            );
+        }
+    }
+    let names = &result["execution_names"];
+    assert_eq!(names["plain-id_1"], "plain-id_1");
+    assert!(names["p8vQ=="].as_str().unwrap().starts_with("p8vQ__-"));
+    assert_eq!(names["a".repeat(81).as_str()].as_str().unwrap().len(), 80);
+}
+
+#[test]
+fn the_handler_returns_within_its_budget_when_the_endpoint_is_closed_or_hangs() {
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:nowhere";
+
+    // A closed port: bound, then released.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // A listener that accepts connections and never answers.
+    let hanging = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hanging_port = hanging.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hanging.incoming() {
+            held.push(stream);
+        }
+    });
+
+    for (what, port) in [("closed", closed), ("hanging", hanging_port)] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), arn, &format!("http://127.0.0.1:{port}"));
+        let zip = package(dir.path(), &config);
+        let result = run_handler(dir.path(), &zip);
+        assert_requests_unchanged(&result);
+        let views = inspect_all(&config).values().flatten().count() as u64;
+        assert_eq!(stat(&result, "sent"), 0, "{what}: {result}");
+        let not_sent = stat(&result, "failed") + stat(&result, "timeouts");
+        assert_eq!(not_sent, views, "{what}: {result}");
+        if what == "hanging" {
+            assert_eq!(stat(&result, "timeouts"), views, "{what}: {result}");
+        }
+        assert_eq!(stat(&result, "panics"), 0);
+    }
+}
+
+#[test]
+fn inspect_prints_the_execution_input_or_the_skip_reason_the_fixtures_expect() {
+    // Without --config, inspect uses edge.example.json: the fixtures' site and alias.
+    for path in fixtures() {
+        let variant = path
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace("example-cloudfront-origin-request-", "");
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                root().join(format!("producers/edge/fixtures/expected/{variant}.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let output = tally()
+            .args(["edge", "inspect", "--now", NOW])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{variant}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        if let Some(view) = expected.get("page_view") {
+            assert_eq!(
+                &serde_json::from_str::<Value>(&text).unwrap(),
+                view,
+                "{variant}"
+            );
+            assert!(text.starts_with("{\n  \""), "pretty: {text}");
+        } else {
+            let reason: tally_edge::SkipReason =
+                serde_json::from_value(expected["skip"].clone()).unwrap();
+            assert_eq!(text, format!("skip: {reason}\n"), "{variant}");
+        }
+    }
+}
+
+#[test]
+fn inspect_refuses_a_malformed_event_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in [
+        ("not-json.json", "{\"Records\": ["),
+        ("not-an-event.json", "[1, 2, 3]"),
+        ("no-records.json", "{\"Records\": []}"),
+        (
+            "null-uri.json",
+            "{\"Records\": [{\"cf\": {\"request\": {\"uri\": null}}}]}",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let output = tally()
+            .args(["edge", "inspect"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(output.stdout.is_empty(), "{name}");
+    }
+    let output = tally()
+        .args(["edge", "inspect", "--now", "yesterday"])
+        .arg(root().join("producers/edge/fixtures/example-cloudfront-origin-request-post.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
