@@ -180,19 +180,7 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
     let moto = support::moto_config().await;
     let sfn = aws_sdk_sfn::Client::new(&moto);
     let name = support::unique("edge");
-    let definition = std::fs::read_to_string(root().join("state-machines/enrich.asl.json"))
-        .unwrap()
-        .replace("${EventBusName}", &name);
-    let machine = sfn
-        .create_state_machine()
-        .name(&name)
-        .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/enrich")
-        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
+    let machine = support::create_enrich_machine(&sfn, &name, &name).await;
 
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &machine, &support::moto_endpoint());

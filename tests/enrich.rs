@@ -280,17 +280,7 @@ async fn moto_runs_the_definition_to_the_same_events_and_our_rules_route_them_as
         queues.insert(name.clone(), url);
     }
 
-    let definition = definition_text().replace("${EventBusName}", &bus);
-    let machine = sfn
-        .create_state_machine()
-        .name(&bus)
-        .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/enrich")
-        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
+    let machine = support::create_enrich_machine(&sfn, &bus, &bus).await;
 
     let mut local_events = Vec::new();
     for (name, input) in fixtures() {

@@ -96,3 +96,22 @@ pub async fn rule_to_queue(
         .unwrap();
     url
 }
+
+/// Creates `state-machines/enrich.asl.json` in moto as an Express state machine named `name`,
+/// putting onto the bus `bus`; returns its ARN.
+pub async fn create_enrich_machine(sfn: &aws_sdk_sfn::Client, name: &str, bus: &str) -> String {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/enrich.asl.json");
+    let definition = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("${EventBusName}", bus);
+    sfn.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/enrich")
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn
+}
