@@ -66,7 +66,7 @@ fn killed_writers_lose_nothing() {
         let mut seen = 0;
         while seen < kill_after {
             let line = lines.next().expect("child ended early").unwrap();
-            if let Some(id) = line.strip_prefix("accepted ") {
+            if let Some(id) = line.split_once("accepted ").map(|(_, id)| id) {
                 accepted.insert(id.to_owned());
                 seen += 1;
             }
@@ -75,7 +75,7 @@ fn killed_writers_lose_nothing() {
         child.wait().unwrap();
         // Lines the child printed before it died were accepted too.
         for line in lines.map_while(Result::ok) {
-            if let Some(id) = line.strip_prefix("accepted ") {
+            if let Some(id) = line.split_once("accepted ").map(|(_, id)| id) {
                 accepted.insert(id.to_owned());
             }
         }
@@ -104,10 +104,34 @@ fn killed_writers_lose_nothing() {
         lost.len(),
         lost.first()
     );
-    // At most the one record in flight per kill was archived without being reported.
+    // At most one record per kill was appended but not reported (the parent reads the child's
+    // lines wherever libtest's own "test child_writer ... " puts them).
     assert!(
         counts.len() - accepted.len() <= 5,
         "{} unreported records",
         counts.len() - accepted.len()
     );
+    // Records archived but never reported were appended after the last line the parent saw
+    // from that round (appends are sequential): nothing comes from anywhere else.
+    let index = |id: &str| -> (usize, usize) {
+        let (round, i) = id
+            .trim_start_matches('r')
+            .split_once('-')
+            .expect("an id the child made");
+        (round.parse().expect("round"), i.parse().expect("index"))
+    };
+    let mut last_reported: HashMap<usize, usize> = HashMap::new();
+    for id in &accepted {
+        let (round, i) = index(id);
+        let last = last_reported.entry(round).or_default();
+        *last = (*last).max(i);
+    }
+    for id in counts.keys().filter(|id| !accepted.contains(*id)) {
+        let (round, i) = index(id);
+        assert!(round < 5, "{id} was never written by a child");
+        assert!(
+            i > last_reported.get(&round).copied().unwrap_or_default(),
+            "{id} was archived but not reported"
+        );
+    }
 }
