@@ -7,14 +7,12 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tally::local::PutEventsTask;
 use tally_bus::Pattern;
-use tally_bus::local::{LocalBus, Rule, Target, TargetInput};
 use tally_schema::validate::PageViewValidator;
 use tally_states::{
     Definition, ExecutionContext, ExecutionResult, RecordingSleeper, TaskContext, TaskError,
@@ -140,23 +138,7 @@ fn run_locally(
 ) -> (ExecutionResult, Vec<Value>, Vec<Duration>) {
     let subst = BTreeMap::from([("EventBusName".to_owned(), "tally".to_owned())]);
     let def = Definition::load(&definition_text(), &subst, &PutEventsTask::handles).unwrap();
-    let put = Arc::new(Mutex::new(Vec::new()));
-    let recorder = {
-        let put = Arc::clone(&put);
-        move |event: &TargetInput| {
-            if let TargetInput::Json(e) = event {
-                put.lock().unwrap().push(e.clone());
-            }
-            Ok(())
-        }
-    };
-    let bus = LocalBus::builder(tally::local::bus_config())
-        .rule(
-            Rule::new("all", Pattern::parse(r#"{"source": ["tally"]}"#).unwrap())
-                .target(Target::new("t", recorder)),
-        )
-        .build()
-        .unwrap();
+    let (bus, put) = tally::local::recording_bus().unwrap();
     let real = PutEventsTask::new(&bus);
     let handler =
         |resource: &str, params: Value, ctx: &TaskContext<'_>| -> Result<Value, TaskError> {

@@ -49,6 +49,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the committed `schema/page-view` tree in a temporary `schema` directory.
+fn copy_of_schema_tree() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("schema");
+    fs::create_dir_all(dir.join("page-view")).unwrap();
+    copy_tree(
+        &schema_files::default_dir().join("page-view"),
+        &dir.join("page-view"),
+    );
+    (tmp, dir)
+}
+
 fn tally(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(args)
@@ -58,13 +70,7 @@ fn tally(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn check_fails_naming_the_stale_file_and_generate_repairs_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("schema");
-    fs::create_dir_all(dir.join("page-view")).unwrap();
-    copy_tree(
-        &schema_files::default_dir().join("page-view"),
-        &dir.join("page-view"),
-    );
+    let (_tmp, dir) = copy_of_schema_tree();
     let dir_arg = dir.to_str().unwrap();
 
     // Simulate a type change that was not regenerated: the committed file no longer matches.
@@ -95,13 +101,7 @@ fn check_fails_naming_the_stale_file_and_generate_repairs_it() {
 
 #[test]
 fn check_names_the_field_when_an_earlier_example_no_longer_validates() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("schema");
-    fs::create_dir_all(dir.join("page-view")).unwrap();
-    copy_tree(
-        &schema_files::default_dir().join("page-view"),
-        &dir.join("page-view"),
-    );
+    let (_tmp, dir) = copy_of_schema_tree();
     // An example frozen for 1-0-0 whose `language` the current types reject.
     let frozen = dir.join("page-view/releases/1-0-0/valid/full.json");
     let mut value: serde_json::Value =

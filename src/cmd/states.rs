@@ -3,14 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use tally_bus::Pattern;
-use tally_bus::local::{LocalBus, Rule, Target, TargetInput};
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
 use crate::local::{self, PutEventsTask};
@@ -67,23 +64,7 @@ pub fn run(cmd: StatesCommand) -> anyhow::Result<ExitCode> {
         None => Utc::now(),
     };
 
-    // Every event put on the local bus is recorded: `version` is "0" in every envelope.
-    let put = Arc::new(Mutex::new(Vec::new()));
-    let recorder = {
-        let put = Arc::clone(&put);
-        move |event: &TargetInput| {
-            if let TargetInput::Json(e) = event {
-                put.lock().map(|mut p| p.push(e.clone())).ok();
-            }
-            Ok(())
-        }
-    };
-    let bus = LocalBus::builder(local::bus_config())
-        .rule(
-            Rule::new("all", Pattern::parse(r#"{"version": ["0"]}"#)?)
-                .target(Target::new("print", recorder)),
-        )
-        .build()?;
+    let (bus, put) = local::recording_bus()?;
     let file_name = definition
         .file_name()
         .and_then(|s| s.to_str())

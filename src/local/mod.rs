@@ -4,7 +4,11 @@ mod put_events;
 
 pub use put_events::{PUT_EVENTS, PutEventsTask};
 
-use tally_bus::local::BusConfig;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tally_bus::Pattern;
+use tally_bus::local::{BusConfig, LocalBus, Rule, Target, TargetInput};
 
 /// The local bus's name, and the `EventBusName` substitution local runs use by default.
 pub const BUS_NAME: &str = "tally";
@@ -12,4 +16,27 @@ pub const BUS_NAME: &str = "tally";
 /// The local bus: named [`BUS_NAME`], in the stand-in account `000000000000` and region `local`.
 pub fn bus_config() -> BusConfig {
     BusConfig::new(BUS_NAME, "000000000000", "local")
+}
+
+/// Every event put on a [`recording_bus`], in delivery order.
+pub type Recorded = Arc<Mutex<Vec<Value>>>;
+
+/// A local bus with one rule that records every event put on it (every envelope has
+/// `version` "0"); read the events after `shutdown`.
+pub fn recording_bus() -> anyhow::Result<(LocalBus, Recorded)> {
+    let recorded: Recorded = Arc::default();
+    let sink = {
+        let recorded = Arc::clone(&recorded);
+        move |event: &TargetInput| {
+            if let TargetInput::Json(e) = event {
+                recorded.lock().map(|mut r| r.push(e.clone())).ok();
+            }
+            Ok(())
+        }
+    };
+    let all = Pattern::parse(r#"{"version": ["0"]}"#)?;
+    let bus = LocalBus::builder(bus_config())
+        .rule(Rule::new("all", all).target(Target::new("record", sink)))
+        .build()?;
+    Ok((bus, recorded))
 }

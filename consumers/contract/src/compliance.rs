@@ -138,35 +138,26 @@ pub fn check<C: LocalConsumer + Probe>(consumer: Arc<C>, claims: &[Claims<'_>]) 
             examples: &[],
             foreign: &[],
         });
-        for (name, event) in &examples {
-            let expected = claim.examples.contains(&name.as_str());
-            assert_eq!(
-                compiled.pattern.matches(event),
-                expected,
-                "{}: rule {:?} {} example {name}",
-                declaration.name,
-                rule.name,
-                if expected {
+        let groups = [
+            (&examples, claim.examples, "example"),
+            (&foreign, claim.foreign, "foreign event"),
+        ];
+        for (events, claimed, kind) in groups {
+            for (name, event) in events.iter() {
+                let expected = claimed.contains(&name.as_str());
+                let verb = if expected {
                     "does not match"
                 } else {
                     "matches"
-                }
-            );
-        }
-        for (name, event) in &foreign {
-            let expected = claim.foreign.contains(&name.as_str());
-            assert_eq!(
-                compiled.pattern.matches(event),
-                expected,
-                "{}: rule {:?} {} the {name} event",
-                declaration.name,
-                rule.name,
-                if expected {
-                    "does not match"
-                } else {
-                    "matches"
-                }
-            );
+                };
+                assert_eq!(
+                    compiled.pattern.matches(event),
+                    expected,
+                    "{}: rule {:?} {verb} {kind} {name}",
+                    declaration.name,
+                    rule.name,
+                );
+            }
         }
     }
 
