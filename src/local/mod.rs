@@ -1,6 +1,9 @@
 //! Local mode: the pieces that join the workspace's libraries into one pipeline on one machine.
 
+mod pipeline;
 mod put_events;
+
+pub use pipeline::{DataDir, LocalConsumers, LocalPipeline, declarations};
 
 pub use put_events::{PUT_EVENTS, PutEventsTask};
 

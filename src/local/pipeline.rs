@@ -1,0 +1,222 @@
+//! Every declared consumer on one local bus, over one data directory.
+//!
+//! `tally serve`, `tally replay --bus` and the tests build the same thing: the consumers opened
+//! on `DATA` (default `./tally-data`), their rules from their declarations, and a ticker that
+//! writes the archive's time-buffered objects. Shutting down drains the bus, then flushes every
+//! consumer, so everything accepted is on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use tally_archive::{ArchiveConfig, ArchiveConsumer, Recovery};
+use tally_bus::local::{LocalBus, TargetReport};
+use tally_consumer::{Declaration, LocalConsumer, local_rules};
+use tally_counters::LocalCounters;
+
+use super::bus_config;
+
+/// The local data directory's layout.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root` (created when consumers open it).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The archive, laid out like its S3 bucket: `archive/events/year=…/…`.
+    pub fn archive(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+
+    /// The counters' redb file.
+    pub fn counters(&self) -> PathBuf {
+        self.root.join("counters.redb")
+    }
+
+    /// One JSON-lines file per bus rule, for events its target could not take.
+    pub fn dead_letters(&self) -> PathBuf {
+        self.root.join("dead-letters")
+    }
+}
+
+/// Every consumer's declaration, in the order of [`LocalConsumers::all`]: what the deploy
+/// templates generate rules from. A new consumer is added here and in [`LocalConsumers`].
+pub fn declarations() -> Vec<Declaration> {
+    vec![
+        ArchiveConsumer::declaration(),
+        tally_counters::declaration(),
+    ]
+}
+
+/// Every consumer the workspace declares, opened on one data directory.
+#[derive(Debug, Clone)]
+pub struct LocalConsumers {
+    /// The event log.
+    pub archive: Arc<ArchiveConsumer>,
+    /// The real-time counters.
+    pub counters: Arc<LocalCounters>,
+}
+
+impl LocalConsumers {
+    /// Opens every consumer on `data`; the archive recovers what a killed process left.
+    pub fn open(data: &DataDir) -> anyhow::Result<(LocalConsumers, Recovery)> {
+        std::fs::create_dir_all(data.root())
+            .with_context(|| format!("cannot create {}", data.root().display()))?;
+        let (archive, recovery) = ArchiveConsumer::open(ArchiveConfig::new(data.archive()))
+            .with_context(|| format!("cannot open the archive in {}", data.archive().display()))?;
+        let counters = LocalCounters::open(data.counters())
+            .with_context(|| format!("cannot open the counters {}", data.counters().display()))?;
+        Ok((
+            LocalConsumers {
+                archive: Arc::new(archive),
+                counters: Arc::new(counters),
+            },
+            recovery,
+        ))
+    }
+
+    /// Every consumer, as the bus sees them.
+    pub fn all(&self) -> Vec<Arc<dyn LocalConsumer>> {
+        vec![
+            Arc::clone(&self.archive) as Arc<dyn LocalConsumer>,
+            Arc::clone(&self.counters) as Arc<dyn LocalConsumer>,
+        ]
+    }
+
+    /// Only the consumer declared as `name`.
+    pub fn named(&self, name: &str) -> Option<Arc<dyn LocalConsumer>> {
+        self.all()
+            .into_iter()
+            .find(|c| c.declaration().name == name)
+    }
+
+    /// Makes everything accepted durable.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        for consumer in self.all() {
+            let name = consumer.declaration().name;
+            consumer
+                .flush()
+                .map_err(|e| anyhow::anyhow!("cannot flush consumer {name}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The local pipeline's back half: the bus with every consumer's rules.
+#[derive(Debug)]
+pub struct LocalPipeline {
+    bus: Arc<LocalBus>,
+    consumers: LocalConsumers,
+    ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+}
+
+impl LocalPipeline {
+    /// Opens the consumers on `data` and puts their rules on a new local bus (dead letters in
+    /// `data/dead-letters/`). A ticker writes the archive's due objects every second.
+    pub fn open(data: &DataDir) -> anyhow::Result<(LocalPipeline, Recovery)> {
+        let (consumers, recovery) = LocalConsumers::open(data)?;
+        Ok((Self::with_consumers(data, consumers)?, recovery))
+    }
+
+    /// The bus over `consumers` only (`tally replay --consumer` passes one).
+    pub fn with_consumers(data: &DataDir, consumers: LocalConsumers) -> anyhow::Result<Self> {
+        Self::build(data, consumers.clone(), consumers.all())
+    }
+
+    /// The bus over one consumer of `consumers`.
+    pub fn with_one(data: &DataDir, consumers: LocalConsumers, name: &str) -> anyhow::Result<Self> {
+        let one = consumers.named(name).with_context(|| {
+            let names: Vec<String> = consumers
+                .all()
+                .iter()
+                .map(|c| c.declaration().name)
+                .collect();
+            format!(
+                "no consumer named {name:?}: the consumers are {}",
+                names.join(", ")
+            )
+        })?;
+        Self::build(data, consumers, vec![one])
+    }
+
+    fn build(
+        data: &DataDir,
+        consumers: LocalConsumers,
+        subscribed: Vec<Arc<dyn LocalConsumer>>,
+    ) -> anyhow::Result<Self> {
+        let mut builder = LocalBus::builder(bus_config());
+        for consumer in subscribed {
+            for rule in local_rules(consumer, &data.dead_letters())? {
+                builder = builder.rule(rule);
+            }
+        }
+        let bus = Arc::new(builder.build()?);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let archive = Arc::clone(&consumers.archive);
+        let ticker = std::thread::Builder::new()
+            .name("tally-archive-ticker".into())
+            .spawn(move || {
+                loop {
+                    match stopped.recv_timeout(Duration::from_secs(1)) {
+                        Err(RecvTimeoutError::Timeout) => {
+                            if let Err(e) = archive.archive().flush_due() {
+                                tracing::warn!(error = %e, "archive: cannot write a due object");
+                            }
+                        }
+                        _ => return,
+                    }
+                }
+            })
+            .context("cannot start the archive ticker")?;
+        Ok(LocalPipeline {
+            bus,
+            consumers,
+            ticker: Some((stop, ticker)),
+        })
+    }
+
+    /// The bus: put envelopes here.
+    pub fn bus(&self) -> &Arc<LocalBus> {
+        &self.bus
+    }
+
+    /// The consumers behind it.
+    pub fn consumers(&self) -> &LocalConsumers {
+        &self.consumers
+    }
+
+    /// Drains the bus (every queued delivery is made, retried or dead-lettered), stops the
+    /// ticker and flushes every consumer.
+    pub fn shutdown(mut self) -> anyhow::Result<Vec<TargetReport>> {
+        let reports = self.bus.shutdown();
+        self.stop_ticker();
+        self.consumers.flush()?;
+        Ok(reports)
+    }
+
+    fn stop_ticker(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            drop(stop);
+            handle.join().ok();
+        }
+    }
+}
+
+impl Drop for LocalPipeline {
+    fn drop(&mut self) {
+        self.stop_ticker();
+    }
+}

@@ -1,0 +1,84 @@
+//! The local pipeline's back half: every declared consumer on one bus over one data directory.
+
+use tally::local::{DataDir, LocalConsumers, LocalPipeline, declarations};
+use tally_consumer::compliance::{example_events, foreign_events};
+
+#[test]
+fn every_consumer_receives_page_views_and_everything_is_on_disk_after_shutdown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataDir::new(dir.path().join("data"));
+    let (pipeline, recovery) = LocalPipeline::open(&data).expect("open pipeline");
+    assert_eq!(recovery.records, 0, "a new archive has nothing to recover");
+
+    let examples = example_events();
+    assert!(!examples.is_empty());
+    for (_, event) in &examples {
+        pipeline.bus().put(event.clone()).expect("put");
+    }
+    for (name, event) in foreign_events() {
+        pipeline
+            .bus()
+            .put(event)
+            .unwrap_or_else(|e| panic!("put {name}: {e}"));
+    }
+    pipeline.shutdown().expect("shutdown");
+
+    // The archive wrote every page view, and nothing else, before shutdown returned; reopening
+    // also proves shutdown released the counters' database.
+    let (consumers, _) = LocalConsumers::open(&data).expect("reopen");
+    let archive = consumers.archive.archive();
+    let mut ids: Vec<String> = Vec::new();
+    for object in archive.objects().expect("objects") {
+        for record in tally_archive::read_object(&object).expect("read object") {
+            ids.push(record["id"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    ids.sort();
+    let mut expected: Vec<String> = examples
+        .iter()
+        .map(|(_, e)| e["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    // The counters saw them too: every counted view is in some counter.
+    let counted = consumers.counters.counters().expect("counters");
+    assert!(
+        !counted.is_empty(),
+        "the counters consumer counted nothing from {} page views",
+        examples.len()
+    );
+}
+
+#[test]
+fn declarations_name_every_consumer_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (consumers, _) = LocalConsumers::open(&DataDir::new(dir.path())).expect("open");
+    let opened: Vec<String> = consumers
+        .all()
+        .iter()
+        .map(|c| c.declaration().name)
+        .collect();
+    let declared: Vec<String> = declarations().into_iter().map(|d| d.name).collect();
+    assert_eq!(opened, declared);
+    let mut unique = declared.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), declared.len());
+    for d in declarations() {
+        d.validate().unwrap_or_else(|e| panic!("{}: {e}", d.name));
+    }
+}
+
+#[test]
+fn replaying_to_one_consumer_names_the_known_ones_when_wrong() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataDir::new(dir.path());
+    let (consumers, _) = LocalConsumers::open(&data).expect("open");
+    let err = LocalPipeline::with_one(&data, consumers, "nope").expect_err("unknown consumer");
+    let message = err.to_string();
+    assert!(message.contains("\"nope\""), "{message}");
+    assert!(
+        message.contains("archive") && message.contains("counters"),
+        "{message}"
+    );
+}
