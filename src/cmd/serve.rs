@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// Page views waiting for the pipeline, at most; beyond, they go to a dead-letter file.
     #[arg(long, default_value_t = 10_000)]
     queue: usize,
+    /// Seconds a client has to send a request's headers; slower clients are cut off.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Open connections, at most; beyond, new connections are closed at once.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
 }
 
 /// Runs `tally serve`.
@@ -57,6 +63,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("TALLY_API_TOKEN").ok())
         .filter(|t| !t.is_empty());
     config.queue_capacity = args.queue;
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     serve::run(config)?;
     Ok(ExitCode::SUCCESS)
 }

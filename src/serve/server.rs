@@ -48,6 +48,10 @@ pub struct App {
     pub served: AtomicU64,
     /// When the server started.
     pub started_at: DateTime<Utc>,
+    /// Random per process: with [`App::requests`], makes each request's id unique.
+    pub nonce: String,
+    /// Requests numbered so far (the request id's counter).
+    pub requests: AtomicU64,
 }
 
 /// The parts of the running pipeline the handlers use.
@@ -123,6 +127,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         token,
         served: AtomicU64::new(0),
         started_at: Utc::now(),
+        nonce: secret::random_hex(8)?,
+        requests: AtomicU64::new(0),
     });
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -267,8 +273,13 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
 /// Decides whether the request is a page view, as the edge would, and hands it on.
 fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: SocketAddr) {
     let uri = req.uri();
+    // Unique like CloudFront's request id, so identical requests in the same millisecond are
+    // distinct page views.
+    let n = app.requests.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("serve-{}-{n}", app.nonce);
     let event = match origin_request(
         &app.rules,
+        &request_id,
         req.method().as_str(),
         uri.path(),
         uri.query().unwrap_or_default(),

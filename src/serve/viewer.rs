@@ -29,9 +29,11 @@ pub struct ViewerRules {
     pub country_header: String,
 }
 
-/// The event CloudFront would send for this request.
+/// The event CloudFront would send for this request; `request_id` must be unique per request
+/// (it becomes the page view's `event_id`).
 pub fn origin_request(
     rules: &ViewerRules,
+    request_id: &str,
     method: &str,
     path: &str,
     query: &str,
@@ -125,6 +127,7 @@ pub fn origin_request(
             "distributionDomainName": "localhost",
             "distributionId": "TALLYSERVE",
             "eventType": "origin-request",
+            "requestId": request_id,
         },
         "request": {
             "clientIp": client.to_string(),
@@ -163,8 +166,8 @@ mod tests {
             );
         }
         let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let event =
-            origin_request(rules, "GET", "/a/", "utm_campaign=x", &map, peer).expect("event");
+        let event = origin_request(rules, "test-1", "GET", "/a/", "utm_campaign=x", &map, peer)
+            .expect("event");
         match decide(
             event.record().expect("record"),
             &EdgeConfig::new("localhost"),
