@@ -180,6 +180,14 @@ fn the_dashboard_shows_the_traffic_it_was_given() {
     assert_eq!(text_of(&dom, "views"), "10");
     assert_eq!(text_of(&dom, "visitors"), "4");
     assert_eq!(text_of(&dom, "live-total"), "10");
+    // The live view polls: within Chromium's 10 s of virtual time it was redrawn more than once
+    // without a reload.
+    let updates = dom
+        .split("data-updates=\"")
+        .nth(1)
+        .and_then(|s| s[..s.find('"')?].parse::<u32>().ok())
+        .expect("live view update count");
+    assert!(updates >= 2, "the live view was drawn {updates} time(s)");
 
     let pages = rows(&dom, "t-pages");
     assert_eq!(pages.len(), 4);

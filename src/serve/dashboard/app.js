@@ -152,7 +152,9 @@ async function loadHistory() {
 
 async function loadLive() {
   const live = await api("live");
-  $("live-total").textContent = fmt(live.total);
+  const total = $("live-total");
+  total.textContent = fmt(live.total);
+  total.dataset.updates = String(Number(total.dataset.updates || 0) + 1);
   $("live-updated").textContent = new Date().toISOString().slice(11, 19) + " UTC";
   bars("chart-live", [{ name: "views", cls: "views", values: live.minutes.map((m) => m.count) }],
     live.minutes.map((m) => m.minute.slice(11, 16)));
