@@ -80,6 +80,9 @@ fn row<'a>(table: &'a [(String, Vec<String>)], key: &str) -> &'a [String] {
         .1
 }
 
+/// One request: path, client address, country, user agent, other headers.
+type Visit<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 #[test]
 fn the_dashboard_shows_the_traffic_it_was_given() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -88,7 +91,7 @@ fn the_dashboard_shows_the_traffic_it_was_given() {
         &["--trust-proxy", "--api-token", TOKEN],
     );
     // Known traffic: 4 visitors (address + user agent), 10 views.
-    let traffic: [(&str, &str, &str, &str, &[(&str, &str)]); 10] = [
+    let traffic: [Visit; 10] = [
         ("/", "203.0.113.1", "DE", CHROME_LINUX, &[]),
         ("/", "203.0.113.1", "DE", CHROME_LINUX, &[]),
         (
