@@ -4,6 +4,7 @@ pub mod edge;
 pub mod query;
 pub mod rules;
 pub mod schema;
+pub mod serve;
 pub mod states;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ pub enum Command {
     /// The edge producer (Lambda@Edge): inspect an event, package the function.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Serve a static site locally through the whole pipeline, with a dashboard at /_tally/.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -1,0 +1,70 @@
+//! `tally serve`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::serve::{self, ServeConfig};
+
+/// `tally serve [SITE_DIR] [--data DIR] [--addr ADDR] [--no-pipeline] [--trust-proxy]`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The static site to serve (default: the bundled example site).
+    site_dir: Option<PathBuf>,
+    /// The data directory: archive, counters, dead letters, secrets.
+    #[arg(long, default_value = "tally-data")]
+    data: PathBuf,
+    /// Where to listen. Beyond loopback, the stats API requires a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The site's host name in every page view.
+    #[arg(long, default_value = "localhost")]
+    site: String,
+    /// Serve the files only: no page views, no pipeline.
+    #[arg(long)]
+    no_pipeline: bool,
+    /// Behind a trusted proxy: the client is the first X-Forwarded-For entry and the country
+    /// comes from --country-header. Without it both are ignored and the country is unknown.
+    #[arg(long)]
+    trust_proxy: bool,
+    /// The header holding the viewer's country (ISO 3166-1 alpha-2), with --trust-proxy.
+    #[arg(
+        long,
+        default_value = "CloudFront-Viewer-Country",
+        requires = "trust_proxy"
+    )]
+    country_header: String,
+    /// The stats API's bearer token (env TALLY_API_TOKEN). Required beyond loopback or with
+    /// --trust-proxy; generated into DATA/api-token when not given.
+    #[arg(long)]
+    api_token: Option<String>,
+    /// Page views waiting for the pipeline, at most; beyond, they go to a dead-letter file.
+    #[arg(long, default_value_t = 10_000)]
+    queue: usize,
+    /// Seconds a client has to send a request's headers; slower clients are cut off.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Open connections, at most; beyond, new connections are closed at once.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+}
+
+/// Runs `tally serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = ServeConfig::new(args.site_dir, args.data, args.addr);
+    config.site = args.site;
+    config.no_pipeline = args.no_pipeline;
+    config.trust_proxy = args.trust_proxy;
+    config.country_header = args.country_header;
+    config.api_token = args
+        .api_token
+        .or_else(|| std::env::var("TALLY_API_TOKEN").ok())
+        .filter(|t| !t.is_empty());
+    config.queue_capacity = args.queue;
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
+    config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    serve::run(config)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,417 @@
+//! The HTTP server: routing, limits and the graceful drain.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tally_archive::ArchiveConsumer;
+use tally_counters::LocalCounters;
+use tally_edge::{Decision, EdgeConfig, Secret, decide};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::config::ServeConfig;
+use super::feed::Feed;
+use super::files::{Resolved, Site, Validators, content_type};
+use super::viewer::{ViewerRules, origin_request};
+use super::{api, dashboard, example_site, secret};
+use crate::local::{DataDir, LocalPipeline};
+
+/// The response body: whole, in memory.
+pub type Body = Full<Bytes>;
+
+/// What the request handlers share.
+#[derive(Debug)]
+pub struct App {
+    /// The configuration.
+    pub config: ServeConfig,
+    /// The static site.
+    pub site: Site,
+    /// How viewer headers are derived.
+    pub rules: ViewerRules,
+    /// The edge core's configuration (visitor hash on, keyed by the data directory's secret).
+    pub edge: EdgeConfig,
+    /// The pipeline, unless `--no-pipeline`.
+    pub pipeline: Option<Pipeline>,
+    /// The API token, when the API requires one.
+    pub token: Option<String>,
+    /// Requests answered.
+    pub served: AtomicU64,
+    /// When the server started.
+    pub started_at: DateTime<Utc>,
+    /// Random per process: with [`App::requests`], makes each request's id unique.
+    pub nonce: String,
+    /// Requests numbered so far (the request id's counter).
+    pub requests: AtomicU64,
+}
+
+/// The parts of the running pipeline the handlers use.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The queue to the enrichment workers.
+    pub feed: Feed,
+    /// The live counters.
+    pub counters: Arc<LocalCounters>,
+    /// The archive (history).
+    pub archive: Arc<ArchiveConsumer>,
+    /// The data directory.
+    pub data: DataDir,
+}
+
+/// Runs the server until SIGINT or SIGTERM, then drains: stops accepting, lets open requests
+/// finish (up to `drain_timeout`), runs every queued page view through the pipeline, drains the
+/// bus and flushes every consumer.
+pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let data = DataDir::new(&config.data);
+    std::fs::create_dir_all(data.root())
+        .with_context(|| format!("cannot create {}", data.root().display()))?;
+    let site_root = match &config.site_dir {
+        Some(dir) => dir.clone(),
+        None => example_site::materialise(&data.root().join("example-site"))?,
+    };
+    let site = Site::open(&site_root)?;
+    let mut edge = EdgeConfig::new(config.site.clone());
+    edge.visitor_hash = true;
+    edge.visitor_hash_secret = Some(Secret(secret::load_or_create(
+        &data.root().join("visitor-secret"),
+    )?));
+    edge.validate().context("invalid --site")?;
+    let token = match (&config.api_token, config.exposed()) {
+        (Some(t), _) => Some(t.clone()),
+        (None, true) => Some(secret::load_or_create(&data.root().join("api-token"))?),
+        (None, false) => None,
+    };
+
+    let (local_pipeline, pipeline) = if config.no_pipeline {
+        (None, None)
+    } else {
+        let (lp, recovery) = LocalPipeline::open(&data)?;
+        if recovery.records > 0 {
+            tracing::info!(
+                records = recovery.records,
+                "archive: recovered buffered records"
+            );
+        }
+        let feed = Feed::start(
+            Arc::clone(lp.bus()),
+            config.queue_capacity,
+            config.workers,
+            data.dead_letters(),
+        )?;
+        let pipeline = Pipeline {
+            feed,
+            counters: Arc::clone(&lp.consumers().counters),
+            archive: Arc::clone(&lp.consumers().archive),
+            data: data.clone(),
+        };
+        (Some(lp), Some(pipeline))
+    };
+    let app = Arc::new(App {
+        rules: ViewerRules {
+            trust_proxy: config.trust_proxy,
+            country_header: config.country_header.to_ascii_lowercase(),
+        },
+        config,
+        site,
+        edge,
+        pipeline,
+        token,
+        served: AtomicU64::new(0),
+        started_at: Utc::now(),
+        nonce: secret::random_hex(8)?,
+        requests: AtomicU64::new(0),
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tally-serve")
+        .build()
+        .context("cannot start the runtime")?;
+    let served = rt.block_on(serve(Arc::clone(&app)));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served?;
+
+    if let Some(p) = &app.pipeline {
+        p.feed.close();
+        let counts = p.feed.stats();
+        eprintln!(
+            "tally serve: drained {} page view(s) ({} executed, {} dead-lettered)",
+            counts.queued, counts.executed, counts.dead_lettered
+        );
+    }
+    if let Some(lp) = local_pipeline {
+        lp.shutdown().context("cannot drain the pipeline")?;
+    }
+    eprintln!(
+        "tally serve: stopped after {} request(s)",
+        app.served.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+async fn serve(app: Arc<App>) -> anyhow::Result<()> {
+    let config = &app.config;
+    let mut shutdown = Box::pin(shutdown_signal()?);
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let local = listener.local_addr()?;
+    println!("tally serve: http://{local}/ (dashboard http://{local}/_tally/)");
+    if let Some(token) = &app.token {
+        eprintln!(
+            "tally serve: the api requires a token (exposed beyond loopback); dashboard: http://{local}/_tally/#token={token}"
+        );
+    }
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_headers(config.max_headers)
+        .max_header_size(config.max_header_bytes)
+        .max_buf_size(config.max_header_bytes.max(8192) * 2);
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    tracing::warn!("too many open connections: closing a new one");
+                    continue;
+                };
+                let app = Arc::clone(&app);
+                let service = hyper::service::service_fn(move |req| {
+                    let app = Arc::clone(&app);
+                    async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }
+                });
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let lifetime = config.connection_timeout;
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = tokio::time::timeout(lifetime, conn).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(config.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("open connections did not finish within the drain timeout");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; the handlers are installed before it returns.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+    }
+}
+
+async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    app.served.fetch_add(1, Ordering::Relaxed);
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > app.config.max_uri_bytes {
+        return text(StatusCode::URI_TOO_LONG, "request target too long\n");
+    }
+    let path = req.uri().path();
+    if path == "/_tally" {
+        return redirect("/_tally/");
+    }
+    if let Some(rest) = path.strip_prefix("/_tally/") {
+        return if let Some(endpoint) = rest.strip_prefix("api/") {
+            api::handle(app, &req, endpoint).await
+        } else {
+            dashboard::handle(req.method(), rest)
+        };
+    }
+    let response = static_file(app, &req).await;
+    let counted = req.method() == Method::GET
+        && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
+    if counted && let Some(p) = &app.pipeline {
+        feed_view(app, p, &req, peer);
+    }
+    response
+}
+
+/// Decides whether the request is a page view, as the edge would, and hands it on.
+fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: SocketAddr) {
+    let uri = req.uri();
+    // Unique like CloudFront's request id, so identical requests in the same millisecond are
+    // distinct page views.
+    let n = app.requests.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("serve-{}-{n}", app.nonce);
+    let event = match origin_request(
+        &app.rules,
+        &request_id,
+        req.method().as_str(),
+        uri.path(),
+        uri.query().unwrap_or_default(),
+        req.headers(),
+        peer,
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build the origin-request event");
+            return;
+        }
+    };
+    let Some(record) = event.record() else {
+        return;
+    };
+    match decide(record, &app.edge, Utc::now()) {
+        Decision::PageView(view) => pipeline.feed.send(view),
+        Decision::Skip(reason) => tracing::trace!(%reason, "not a page view"),
+    }
+}
+
+async fn static_file(app: &App, req: &Request<Incoming>) -> Response<Body> {
+    let head = match *req.method() {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+    };
+    match app.site.resolve(req.uri().path()) {
+        Resolved::BadRequest(why) => {
+            text(StatusCode::BAD_REQUEST, &format!("bad request: {why}\n"))
+        }
+        Resolved::Redirect(to) => {
+            let to = match req.uri().query() {
+                Some(q) => format!("{to}?{q}"),
+                None => to,
+            };
+            redirect(&to)
+        }
+        Resolved::NotFound => not_found(app, head).await,
+        Resolved::File(path) => file_response(&path, StatusCode::OK, req, head).await,
+    }
+}
+
+async fn not_found(app: &App, head: bool) -> Response<Body> {
+    match app.site.not_found_page() {
+        Some(page) => match tokio::fs::read(&page).await {
+            Ok(bytes) => {
+                let mut r = body_response(StatusCode::NOT_FOUND, Bytes::from(bytes), head);
+                set(&mut r, header::CONTENT_TYPE, "text/html; charset=utf-8");
+                r
+            }
+            Err(_) => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
+        None => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+async fn file_response(
+    path: &std::path::Path,
+    status: StatusCode,
+    req: &Request<Incoming>,
+    head: bool,
+) -> Response<Body> {
+    let meta = match tokio::fs::metadata(path).await {
+        Ok(m) => m,
+        Err(_) => return text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    let validators = Validators::of(
+        meta.len(),
+        meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+    );
+    let h = req.headers();
+    let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
+    let mut response =
+        if validators.not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE)) {
+            body_response(StatusCode::NOT_MODIFIED, Bytes::new(), true)
+        } else {
+            match tokio::fs::read(path).await {
+                Ok(bytes) => {
+                    let mut r = body_response(status, Bytes::from(bytes), head);
+                    set(&mut r, header::CONTENT_TYPE, content_type(path));
+                    r
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot read a file");
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n");
+                }
+            }
+        };
+    set(&mut response, header::ETAG, &validators.etag);
+    set(
+        &mut response,
+        header::LAST_MODIFIED,
+        &validators.last_modified(),
+    );
+    response
+}
+
+fn body_response(status: StatusCode, bytes: Bytes, head: bool) -> Response<Body> {
+    let len = bytes.len();
+    let mut r = Response::new(Full::new(if head { Bytes::new() } else { bytes }));
+    *r.status_mut() = status;
+    if head && status != StatusCode::NOT_MODIFIED {
+        set(&mut r, header::CONTENT_LENGTH, &len.to_string());
+    }
+    set(&mut r, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    r
+}
+
+/// Sets a header; values that are not valid header text are left out.
+pub fn set(r: &mut Response<Body>, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+/// A short plain-text response.
+pub fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *r.status_mut() = status;
+    set(&mut r, header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    set(&mut r, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    r
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    let mut r = text(StatusCode::MOVED_PERMANENTLY, "moved\n");
+    set(&mut r, header::LOCATION, to);
+    r
+}

@@ -1,0 +1,280 @@
+//! `tally serve` end to end: known traffic through the real binary, SIGTERM, then `tally query`
+//! over its data directory sees exactly the page views it served.
+
+mod serve_support;
+
+use serve_support::{CHROME_LINUX, FIREFOX_WINDOWS, GOOGLEBOT, IPHONE, Server, counts, named, sql};
+
+#[test]
+fn every_served_page_view_reaches_the_archive_after_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+
+    let mut expected_views = 0;
+    let mut get = |path: &str, headers: &[(&str, &str)], status: u16, counted: bool| {
+        let r = server.get(path, headers);
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        if counted {
+            expected_views += 1;
+        }
+        r
+    };
+    for _ in 0..5 {
+        get("/", &[("User-Agent", CHROME_LINUX)], 200, true);
+    }
+    for _ in 0..3 {
+        get(
+            "/about/",
+            &[
+                ("User-Agent", IPHONE),
+                ("Referer", "https://news.example.org/item?id=1"),
+            ],
+            200,
+            true,
+        );
+    }
+    for _ in 0..2 {
+        get(
+            "/blog/hello-world.html?utm_source=mail&utm_medium=email&utm_campaign=autumn",
+            &[("User-Agent", FIREFOX_WINDOWS)],
+            200,
+            true,
+        );
+    }
+    // A bot is a page view, counted as a bot; a spoofed country is ignored without --trust-proxy.
+    get(
+        "/",
+        &[
+            ("User-Agent", GOOGLEBOT),
+            ("CloudFront-Viewer-Country", "FR"),
+        ],
+        200,
+        true,
+    );
+    // A conditional GET answered 304 is still a view of the page.
+    let etag = get("/about/", &[("User-Agent", CHROME_LINUX)], 200, true)
+        .header("etag")
+        .expect("etag")
+        .to_owned();
+    get(
+        "/about/",
+        &[("User-Agent", CHROME_LINUX), ("If-None-Match", &etag)],
+        304,
+        true,
+    );
+    // Not page views: assets, missing pages, redirects, HEAD, the dashboard and its API.
+    get("/style.css", &[("User-Agent", CHROME_LINUX)], 200, false);
+    get("/logo.svg", &[("User-Agent", CHROME_LINUX)], 200, false);
+    get("/missing", &[("User-Agent", CHROME_LINUX)], 404, false);
+    get("/about", &[("User-Agent", CHROME_LINUX)], 301, false);
+    get("/_tally/", &[("User-Agent", CHROME_LINUX)], 200, false);
+    get(
+        "/_tally/api/status",
+        &[("User-Agent", CHROME_LINUX)],
+        200,
+        false,
+    );
+    assert_eq!(
+        server
+            .request("HEAD", "/", &[("User-Agent", CHROME_LINUX)])
+            .status,
+        200
+    );
+
+    // Stop at once: the drain, not a wait, must bring every view to the archive.
+    let data = server.data.clone();
+    let stderr_path = server.stderr.clone();
+    let status = server.stop();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(status.success(), "exit {status:?}; stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "drained {expected_views} page view(s) ({expected_views} executed, 0 dead-lettered)"
+        )),
+        "{stderr}"
+    );
+
+    let total = sql(
+        &data,
+        "SELECT count(DISTINCT detail.event_id) AS views FROM page_views",
+    );
+    assert_eq!(
+        total[0]["views"], expected_views,
+        "archive holds every page view served"
+    );
+    let pages = counts(&named(&data, "top_pages"), "page");
+    assert_eq!(
+        pages,
+        [
+            ("/".to_owned(), 5),
+            ("/about/".to_owned(), 5),
+            ("/blog/hello-world.html".to_owned(), 2)
+        ]
+    );
+    let bots = counts(&named(&data, "bots"), "class");
+    assert_eq!(
+        bots,
+        [
+            ("human".to_owned(), 12),
+            ("user_agent_pattern".to_owned(), 1)
+        ]
+    );
+    let countries = counts(&named(&data, "countries"), "country");
+    assert_eq!(countries, [("unknown".to_owned(), 12)]);
+    let referrers = counts(&named(&data, "referrers"), "referrer");
+    assert_eq!(referrers, [("news.example.org".to_owned(), 3)]);
+    let campaigns = counts(&named(&data, "campaigns"), "campaign");
+    assert_eq!(campaigns, [("autumn".to_owned(), 2)]);
+    let devices = named(&data, "devices");
+    let by_device = |d: &str| -> u64 {
+        devices
+            .iter()
+            .filter(|r| r["device"] == d)
+            .map(|r| r["views"].as_u64().expect("views"))
+            .sum()
+    };
+    assert_eq!((by_device("desktop"), by_device("mobile")), (9, 3));
+    // Unique visitors: one keyed daily hash per (address, user agent): three browsers, one host.
+    let daily = named(&data, "daily_visitors");
+    assert_eq!(daily.len(), 1);
+    assert_eq!(daily[0]["visitors"], 3);
+
+    // The visitor-hash secret is kept, owner-only; no raw IP address is stored.
+    let secret = data.join("visitor-secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret)
+            .expect("secret")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let all = sql(&data, "SELECT * FROM page_views");
+    assert!(
+        !serde_json::to_string(&all)
+            .expect("json")
+            .contains("127.0.0.1")
+    );
+}
+
+#[test]
+fn trusted_proxy_headers_give_client_and_country() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &[
+            "--trust-proxy",
+            "--country-header",
+            "X-Country",
+            "--api-token",
+            "t0ken-t0ken-t0ken-t0ken-t0ken-t0ken",
+        ],
+    );
+    for (ip, country) in [
+        ("203.0.113.7", "DE"),
+        ("203.0.113.7", "DE"),
+        ("198.51.100.2", "jp"),
+        ("198.51.100.3", "not-a-code"),
+    ] {
+        let r = server.get(
+            "/",
+            &[
+                ("User-Agent", CHROME_LINUX),
+                ("X-Forwarded-For", &format!("{ip}, 10.0.0.1")),
+                ("X-Country", country),
+            ],
+        );
+        assert_eq!(r.status, 200);
+    }
+    // The API requires the token once a proxy exposes the server.
+    assert_eq!(server.get("/_tally/api/status", &[]).status, 401);
+    assert_eq!(
+        server
+            .get("/_tally/api/status", &[("Authorization", "Bearer wrong")])
+            .status,
+        401
+    );
+    let ok = server.get(
+        "/_tally/api/status",
+        &[(
+            "Authorization",
+            "Bearer t0ken-t0ken-t0ken-t0ken-t0ken-t0ken",
+        )],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let data = server.data.clone();
+    assert!(server.stop().success());
+
+    let countries = counts(&named(&data, "countries"), "country");
+    assert_eq!(
+        countries,
+        [
+            ("DE".to_owned(), 2),
+            ("JP".to_owned(), 1),
+            ("unknown".to_owned(), 1)
+        ]
+    );
+    // Three client addresses, one user agent: three visitors.
+    assert_eq!(named(&data, "daily_visitors")[0]["visitors"], 3);
+    let all = serde_json::to_string(&sql(&data, "SELECT * FROM page_views")).expect("json");
+    for ip in ["203.0.113.7", "198.51.100.2", "198.51.100.3"] {
+        assert!(!all.contains(ip), "raw address {ip} stored");
+    }
+}
+
+#[test]
+fn no_pipeline_serves_files_and_counts_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--no-pipeline"]);
+    server.assert_alive();
+    assert_eq!(server.get("/_tally/api/live", &[]).status, 503);
+    assert!(server.stop().success());
+    assert!(!data.join("archive").exists());
+}
+
+#[test]
+fn a_full_queue_sends_views_to_the_dead_letter_file_not_to_nowhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--queue", "1"]);
+    let sent = 200;
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..sent / 4 {
+                    assert_eq!(server.get("/", &[("User-Agent", CHROME_LINUX)]).status, 200);
+                }
+            });
+        }
+    });
+    let status = server.api("status");
+    let feed = &status["pipeline"];
+    let (queued, dead) = (
+        feed["queued"].as_u64().expect("queued"),
+        feed["dead_lettered"].as_u64().expect("dead"),
+    );
+    assert_eq!(
+        queued + dead,
+        sent,
+        "every view is queued or dead-lettered: {status}"
+    );
+    let data = server.data.clone();
+    assert!(server.stop().success());
+    let lines =
+        std::fs::read_to_string(data.join("dead-letters/serve-feed.jsonl")).unwrap_or_default();
+    assert_eq!(lines.lines().count() as u64, dead);
+    for line in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+        assert_eq!(v["reason"], "queue full: the pipeline is behind");
+        assert_eq!(v["view"]["path"], "/");
+    }
+    let archived = sql(
+        &data,
+        "SELECT count(DISTINCT detail.event_id) AS views FROM page_views",
+    );
+    assert_eq!(archived[0]["views"], queued);
+}
