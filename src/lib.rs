@@ -4,3 +4,4 @@ pub mod cmd;
 pub mod local;
 pub mod registry;
 pub mod schema_files;
+pub mod traffic;

@@ -5,6 +5,7 @@ pub mod query;
 pub mod rules;
 pub mod schema;
 pub mod states;
+pub mod traffic;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ pub enum Command {
     /// The edge producer (Lambda@Edge): inspect an event, package the function.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Send realistic simulated traffic to a running site (demos, benchmarks).
+    Traffic(traffic::TrafficArgs),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
+        Command::Traffic(args) => traffic::run(args),
     }
 }
