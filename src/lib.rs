@@ -5,3 +5,4 @@ pub mod local;
 pub mod registry;
 pub mod schema_files;
 pub mod serve;
+pub mod traffic;

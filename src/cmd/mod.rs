@@ -6,6 +6,7 @@ pub mod rules;
 pub mod schema;
 pub mod serve;
 pub mod states;
+pub mod traffic;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,8 @@ pub enum Command {
     Edge(edge::EdgeCommand),
     /// Serve a static site locally through the whole pipeline, with a dashboard at /_tally/.
     Serve(serve::ServeArgs),
+    /// Send realistic simulated traffic to a running site (demos, benchmarks).
+    Traffic(traffic::TrafficArgs),
 }
 
 /// Runs a parsed command line.
@@ -50,5 +53,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Traffic(args) => traffic::run(args),
     }
 }
