@@ -1,5 +1,8 @@
 //! The `tally` command line.
 
+pub mod cost;
+pub mod deploy;
+mod deploy_aws;
 pub mod edge;
 pub mod query;
 pub mod rules;
@@ -36,6 +39,10 @@ pub enum Command {
     /// The edge producer (Lambda@Edge): inspect an event, package the function.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Deploy to AWS: render the templates (`--dry-run`), build the Lambdas, deploy both stacks.
+    Deploy(deploy::DeployArgs),
+    /// The monthly AWS cost of the deployment, component by component.
+    Cost(cost::CostArgs),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Cost(args) => cost::run(args),
     }
 }
