@@ -159,7 +159,7 @@ impl Traffic {
             edge_memory_mb: 128.0,
             express_duration_ms: 100.0,
             express_memory_mb: 64.0,
-            standard_transitions_per_execution: 4.0,
+            standard_transitions_per_execution: 5.0,
             event_bytes: 1000.0,
             archived_event_bytes: 200.0,
             retention_days: 400.0,
