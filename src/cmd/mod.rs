@@ -1,5 +1,8 @@
 //! The `tally` command line.
 
+pub mod cost;
+pub mod deploy;
+mod deploy_aws;
 pub mod edge;
 pub mod query;
 pub mod rules;
@@ -42,6 +45,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Send realistic simulated traffic to a running site (demos, benchmarks).
     Traffic(traffic::TrafficArgs),
+    /// Deploy to AWS: render the templates (`--dry-run`), build the Lambdas, deploy both stacks.
+    Deploy(deploy::DeployArgs),
+    /// The monthly AWS cost of the deployment, component by component.
+    Cost(cost::CostArgs),
 }
 
 /// Runs a parsed command line.
@@ -54,5 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Edge(cmd) => edge::run(cmd),
         Command::Serve(args) => serve::run(args),
         Command::Traffic(args) => traffic::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Cost(args) => cost::run(args),
     }
 }

@@ -1,0 +1,181 @@
+//! Tally on AWS: infrastructure as code, generated from the same definitions local mode runs.
+//!
+//! - [`render`] turns the [`Sources`] (every consumer's declaration, the enrichment state
+//!   machine, the Glue table, the named queries, the registry schema, the archive's layout) into
+//!   two CloudFormation templates: the **pipeline** stack (home region) and the **edge** stack
+//!   (us-east-1, Lambda@Edge). Rules and targets come from the declarations, never by hand.
+//! - [`lint`] checks rendered templates: over-broad IAM ([`lint::iam`]) and the archive's
+//!   Firehose configuration against the local writer's layout ([`lint::firehose`]).
+//! - [`grafana`] generates a dashboard for the Athena data source from the named queries.
+//! - [`cost`] prices a month of traffic from `prices.json`.
+//!
+//! The crate does no I/O: callers read files and pass their contents in.
+
+pub mod cost;
+mod edge;
+pub mod grafana;
+pub mod lint;
+mod names;
+mod pipeline;
+mod rules;
+
+use serde_json::Value;
+use tally_archive::Layout;
+use tally_consumer::Declaration;
+
+pub use names::{logical_id, rule_logical_id};
+
+/// The command that regenerates the committed templates and dashboards, from the repository root.
+pub const REGENERATE_COMMAND: &str = "cargo run -- deploy --dry-run --out deploy";
+
+/// One named query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedQuery {
+    /// Its name (the file name without `.sql`).
+    pub name: String,
+    /// Its SQL.
+    pub sql: String,
+}
+
+/// Everything the templates are rendered from; the caller reads it.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Every consumer's declaration (`tally::local::declarations()`).
+    pub declarations: Vec<Declaration>,
+    /// `state-machines/enrich.asl.json`, as text, with its `${Name}` placeholders.
+    pub state_machine: String,
+    /// `consumers/athena/table.json`: the Glue `TableInput`, with `${ArchiveBucket}`.
+    pub glue_table: String,
+    /// The named queries (`consumers/athena/queries/*.sql`).
+    pub named_queries: Vec<NamedQuery>,
+    /// The page-view schema in the registry's format (Draft 4).
+    pub registry_schema: String,
+    /// The archive's key layout and buffering: the local writer's, which is the reference.
+    pub archive: ArchiveSpec,
+}
+
+/// The archive as the local writer lays it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSpec {
+    /// Key prefix and stream name.
+    pub layout: Layout,
+    /// Firehose `SizeInMBs`.
+    pub buffer_mib: u32,
+    /// Firehose `IntervalInSeconds`.
+    pub buffer_seconds: u32,
+}
+
+impl ArchiveSpec {
+    /// The spec of a local archive's configuration (buffer size rounded up to whole MiB).
+    pub fn from_config(config: &tally_archive::ArchiveConfig) -> Self {
+        let mib = config.buffer_bytes.div_ceil(1 << 20).max(1);
+        ArchiveSpec {
+            layout: config.layout.clone(),
+            buffer_mib: u32::try_from(mib).unwrap_or(128).min(128),
+            buffer_seconds: u32::try_from(config.buffer_interval.as_secs())
+                .unwrap_or(900)
+                .min(900),
+        }
+    }
+
+    /// Where Firehose writes records it could not deliver.
+    pub fn error_prefix(&self) -> String {
+        "errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/".to_owned()
+    }
+}
+
+/// Choices baked into the templates as parameter defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long archived events (S3 lifecycle) and the bus archive are kept, in days.
+    pub retention_days: u32,
+    /// The origin of the optional CloudFront distribution; empty: no distribution.
+    pub origin_domain: String,
+}
+
+impl Default for Options {
+    /// 400 days of retention (a year and a month, for year-on-year views), no distribution.
+    fn default() -> Self {
+        Options {
+            retention_days: 400,
+            origin_domain: String::new(),
+        }
+    }
+}
+
+/// The two rendered templates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Templates {
+    /// The home-region stack: bus, enrichment, archive, Athena, counters, rules, registry.
+    pub pipeline: Value,
+    /// The us-east-1 stack: the Lambda@Edge function (and optionally a distribution).
+    pub edge: Value,
+}
+
+/// Why the templates cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A declaration is invalid.
+    #[error(transparent)]
+    Declaration(#[from] tally_consumer::ContractError),
+    /// A rule targets a resource the pipeline template cannot make.
+    #[error(
+        "consumer {consumer:?}, rule {rule:?}: target {kind} {name:?} is not defined by the pipeline template (it defines {known}); add its resource to deploy/src/pipeline.rs or use an sqs target, which is made for any name"
+    )]
+    UnknownTarget {
+        /// The consumer.
+        consumer: String,
+        /// The rule.
+        rule: String,
+        /// `firehose` or `lambda`.
+        kind: &'static str,
+        /// The logical name it asked for.
+        name: String,
+        /// What exists of that kind.
+        known: String,
+    },
+    /// Two rules or consumers make the same resource.
+    #[error("logical id {0:?} is made twice: rename a consumer or a rule")]
+    Duplicate(String),
+    /// An input file is not what it should be.
+    #[error("{what}: {message}")]
+    Source {
+        /// Which input.
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Renders both templates.
+pub fn render(sources: &Sources, options: &Options) -> Result<Templates, DeployError> {
+    Ok(Templates {
+        pipeline: pipeline::render(sources, options)?,
+        edge: edge::render(options),
+    })
+}
+
+/// A template as committed: pretty JSON with keys sorted (whatever serde_json's features) and a
+/// final newline.
+pub fn to_file_text(template: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(&sorted(template)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,58 @@
+//! `tally cost`: the monthly AWS cost of the deployment for a traffic.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use tally_archive::ArchiveConfig;
+use tally_deploy::ArchiveSpec;
+use tally_deploy::cost::{self, Prices, Traffic};
+
+/// `tally cost` arguments.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Page views a month.
+    #[arg(long)]
+    pub views_per_month: u64,
+    /// Days archived events are kept.
+    #[arg(long, default_value_t = 400)]
+    pub retention_days: u32,
+    /// Another price table (default: the committed deploy/prices.json).
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+}
+
+/// The traffic model of this deployment: the defaults of [`Traffic::new`], with what the
+/// definitions say (transitions of the enrichment, Firehose buffering, retention).
+pub fn traffic(views_per_month: u64, retention_days: u32) -> anyhow::Result<Traffic> {
+    #[allow(clippy::cast_precision_loss)]
+    let mut traffic = Traffic::new(views_per_month as f64);
+    let definition: serde_json::Value = serde_json::from_str(super::deploy::STATE_MACHINE)
+        .context("the enrichment state machine is not JSON")?;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        traffic.standard_transitions_per_execution = cost::success_path_states(&definition) as f64;
+    }
+    let archive = ArchiveSpec::from_config(&ArchiveConfig::new(""));
+    traffic.buffer_seconds = f64::from(archive.buffer_seconds);
+    traffic.buffer_mib = f64::from(archive.buffer_mib);
+    traffic.retention_days = f64::from(retention_days);
+    Ok(traffic)
+}
+
+/// Runs `tally cost`.
+pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
+    let prices = match &args.prices {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Prices::parse(&text)?
+        }
+        None => Prices::committed()?,
+    };
+    let traffic = traffic(args.views_per_month, args.retention_days)?;
+    let estimate = cost::estimate(&prices, &traffic)?;
+    print!("{}", cost::render(&prices, &traffic, &estimate));
+    Ok(ExitCode::SUCCESS)
+}

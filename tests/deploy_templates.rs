@@ -1,0 +1,479 @@
+//! The deploy templates: fresh, linted by cfn-lint, least-privilege IAM, rules equal to the
+//! consumer declarations, the archive's Firehose configuration equal to the local writer's, the
+//! enrichment as committed; and the cost model against a hand computation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tally::cmd::deploy::{options, rendered_files, sources};
+use tally_archive::ArchiveConfig;
+use tally_consumer::TargetKind;
+use tally_deploy::cost::{self, Prices, Traffic};
+use tally_deploy::{Options, REGENERATE_COMMAND, Templates, lint, rule_logical_id};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn templates() -> Templates {
+    tally_deploy::render(&sources().unwrap(), &Options::default()).unwrap()
+}
+
+#[test]
+fn committed_files_are_what_tally_deploy_renders() {
+    let files = rendered_files(&sources().unwrap(), &Options::default()).unwrap();
+    assert_eq!(files.len(), 3);
+    for (path, text) in files {
+        let committed_path = root().join("deploy").join(&path);
+        let committed = fs::read_to_string(&committed_path).unwrap_or_default();
+        if committed != text {
+            panic!(
+                "deploy/{} is stale: it differs from what the declarations and definitions render.\n\
+                 Regenerate it with:\n\n    {REGENERATE_COMMAND}\n",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_options_are_the_command_lines() {
+    use clap::Parser;
+    let cli = tally::cmd::Cli::try_parse_from(["tally", "deploy", "--dry-run"]).unwrap();
+    let tally::cmd::Command::Deploy(args) = cli.command else {
+        panic!("not a deploy command")
+    };
+    assert_eq!(options(&args), Options::default());
+}
+
+/// Runs cfn-lint (pinned, installed by ./tests/run, found through TALLY_CFN_LINT) on `files`.
+fn cfn_lint(files: &[PathBuf]) -> std::process::Output {
+    let cfn_lint = std::env::var("TALLY_CFN_LINT").unwrap_or_else(|_| {
+        panic!(
+            "this test needs cfn-lint: run it through ./tests/run, which installs it and sets \
+             TALLY_CFN_LINT"
+        )
+    });
+    Command::new(&cfn_lint)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cfn_lint}: {e}"))
+}
+
+#[test]
+fn cfn_lint_passes_every_template() {
+    let dir = root().join("deploy/templates");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "no templates in {}", dir.display());
+    // The variant with a distribution too.
+    let tmp = tempfile::tempdir().unwrap();
+    let with_cloudfront = Options {
+        origin_domain: "site.example.com".into(),
+        ..Options::default()
+    };
+    let edge = tally_deploy::render(&sources().unwrap(), &with_cloudfront)
+        .unwrap()
+        .edge;
+    let edge_path = tmp.path().join("edge-with-cloudfront.json");
+    fs::write(&edge_path, tally_deploy::to_file_text(&edge)).unwrap();
+    files.push(edge_path);
+
+    let out = cfn_lint(&files);
+    assert!(
+        out.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cfn_lint_catches_a_broken_template() {
+    // The lint must be able to fail: a rule without targets' required Arn.
+    let mut pipeline = templates().pipeline;
+    let rule = rule_logical_id("archive", "page-views");
+    pipeline["Resources"][&rule]["Properties"]["Targets"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("Arn");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("broken.json");
+    fs::write(&path, tally_deploy::to_file_text(&pipeline)).unwrap();
+    let out = cfn_lint(&[path]);
+    assert!(
+        !out.status.success(),
+        "cfn-lint accepted a target without Arn"
+    );
+}
+
+#[test]
+fn iam_is_least_privilege() {
+    let t = templates();
+    for (name, template) in [("pipeline", &t.pipeline), ("edge", &t.edge)] {
+        let problems = lint::iam(template);
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+    }
+    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN.
+    let role = &t.edge["Resources"]["EdgeRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        json!(["lambda.amazonaws.com", "edgelambda.amazonaws.com"])
+    );
+    let policies = role["Policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 1);
+    assert_eq!(
+        policies[0]["PolicyDocument"]["Statement"],
+        json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachineArn"}}])
+    );
+    assert!(role["ManagedPolicyArns"].is_null());
+}
+
+/// What a rendered rule says, in the declarations' terms.
+#[derive(Debug, PartialEq)]
+struct RenderedRule {
+    pattern: Value,
+    target: TargetKind,
+    input: Option<String>,
+    input_path: Option<String>,
+    input_transformer: Option<Value>,
+    retry: (u64, u64),
+}
+
+#[test]
+fn rules_are_the_consumer_declarations() {
+    let pipeline = templates().pipeline;
+    let resources = pipeline["Resources"].as_object().unwrap();
+    let kind_of = |arn: &Value| -> TargetKind {
+        let id = arn["Fn::GetAtt"][0].as_str().unwrap().to_owned();
+        match resources[&id]["Type"].as_str().unwrap() {
+            "AWS::KinesisFirehose::DeliveryStream" => TargetKind::Firehose { stream: id },
+            "AWS::Lambda::Function" => TargetKind::Lambda { function: id },
+            "AWS::SQS::Queue" => TargetKind::Sqs { queue: id },
+            other => panic!("target of unexpected type {other}"),
+        }
+    };
+
+    let mut rendered = BTreeMap::new();
+    for (id, resource) in resources {
+        if resource["Type"] != "AWS::Events::Rule" {
+            continue;
+        }
+        let p = &resource["Properties"];
+        assert_eq!(p["EventBusName"], json!({"Ref": "EventBus"}), "{id}");
+        assert_eq!(p["State"], "ENABLED");
+        let targets = p["Targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 1, "{id}: one target per rule");
+        let target = &targets[0];
+        // Every target has its own dead-letter queue, which the rule may write to.
+        let dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap();
+        assert_eq!(resources[dlq]["Type"], "AWS::SQS::Queue", "{id}");
+        let policy = &resources[&format!("{dlq}Policy")]["Properties"];
+        assert_eq!(policy["Queues"], json!([{"Ref": dlq}]));
+        assert_eq!(
+            policy["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+            json!({"Fn::GetAtt": [id, "Arn"]})
+        );
+        let transformer = target.get("InputTransformer").map(|t| {
+            json!({
+                "input_paths_map": t.get("InputPathsMap").cloned().unwrap_or(json!({})),
+                "input_template": t["InputTemplate"],
+            })
+        });
+        rendered.insert(
+            p["Name"].as_str().unwrap().to_owned(),
+            RenderedRule {
+                pattern: p["EventPattern"].clone(),
+                target: kind_of(&target["Arn"]),
+                input: target["Input"].as_str().map(str::to_owned),
+                input_path: target["InputPath"].as_str().map(str::to_owned),
+                input_transformer: transformer,
+                retry: (
+                    target["RetryPolicy"]["MaximumRetryAttempts"]
+                        .as_u64()
+                        .unwrap(),
+                    target["RetryPolicy"]["MaximumEventAgeInSeconds"]
+                        .as_u64()
+                        .unwrap(),
+                ),
+            },
+        );
+    }
+
+    let mut declared = BTreeMap::new();
+    for d in tally::local::declarations() {
+        for r in d.rules {
+            declared.insert(
+                format!("{}-{}", d.name, r.name),
+                RenderedRule {
+                    pattern: r.pattern,
+                    target: r.target,
+                    input: r.input,
+                    input_path: r.input_path,
+                    input_transformer: r.input_transformer.map(|t| {
+                        json!({"input_paths_map": t.input_paths_map, "input_template": t.input_template})
+                    }),
+                    retry: (
+                        u64::from(r.retry.maximum_retry_attempts),
+                        u64::from(r.retry.maximum_event_age_in_seconds),
+                    ),
+                },
+            );
+        }
+    }
+    assert!(!declared.is_empty());
+    assert_eq!(rendered, declared);
+}
+
+#[test]
+fn the_archive_stream_is_the_local_writers_layout() {
+    let pipeline = templates().pipeline;
+    let local = ArchiveConfig::new("");
+    let spec = tally_deploy::ArchiveSpec::from_config(&local);
+    assert_eq!(lint::firehose(&pipeline, &spec), vec![]);
+
+    let s3 =
+        &pipeline["Resources"]["ArchiveStream"]["Properties"]["ExtendedS3DestinationConfiguration"];
+    assert_eq!(s3["Prefix"], local.layout.firehose_prefix());
+    assert_eq!(
+        s3["Prefix"],
+        "events/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+    );
+    assert_eq!(s3["CompressionFormat"], "GZIP");
+    assert_eq!(
+        s3["ProcessingConfiguration"]["Processors"][0]["Type"],
+        "AppendDelimiterToRecord"
+    );
+    assert!(
+        s3["ErrorOutputPrefix"]
+            .as_str()
+            .unwrap()
+            .starts_with("errors/")
+    );
+    assert_eq!(
+        s3["BufferingHints"],
+        json!({"SizeInMBs": local.buffer_bytes.div_ceil(1 << 20), "IntervalInSeconds": local.buffer_interval.as_secs()})
+    );
+    // The stream with the default stack name is the local writer's stream name.
+    assert_eq!(format!("{}-archive", "tally"), local.layout.stream);
+
+    // The lint catches a drift from the layout.
+    let mut drifted = pipeline.clone();
+    drifted["Resources"]["ArchiveStream"]["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"] =
+        json!("events/!{timestamp:yyyy}/!{timestamp:MM}/");
+    drifted["Resources"]["ArchiveStream"]["Properties"]["ExtendedS3DestinationConfiguration"]["CompressionFormat"] =
+        json!("UNCOMPRESSED");
+    let problems = lint::firehose(&drifted, &spec);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+}
+
+#[test]
+fn the_state_machine_is_the_committed_definition() {
+    let pipeline = templates().pipeline;
+    let sm = &pipeline["Resources"]["EnrichStateMachine"]["Properties"];
+    let file = fs::read_to_string(root().join("state-machines/enrich.asl.json")).unwrap();
+    assert_eq!(sm["DefinitionString"], file);
+    assert_eq!(sm["StateMachineType"], "EXPRESS");
+    // Every placeholder of the definition has a substitution, and no other.
+    let mut placeholders: Vec<&str> = file
+        .split("${")
+        .skip(1)
+        .map(|s| s.split('}').next().unwrap())
+        .collect();
+    placeholders.sort_unstable();
+    placeholders.dedup();
+    let substituted: Vec<&str> = sm["DefinitionSubstitutions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(placeholders, substituted);
+    assert_eq!(
+        sm["DefinitionSubstitutions"]["EventBusName"],
+        json!({"Ref": "EventBus"})
+    );
+    // No execution data (personal data) in the logs.
+    assert_eq!(sm["LoggingConfiguration"]["IncludeExecutionData"], false);
+    assert_ne!(sm["LoggingConfiguration"]["Level"], "OFF");
+}
+
+#[test]
+fn the_glue_table_is_table_json() {
+    let pipeline = templates().pipeline;
+    fn unsub(v: &Value) -> Value {
+        match v {
+            Value::Object(m) if m.len() == 1 && m.contains_key("Fn::Sub") => {
+                json!(m["Fn::Sub"].as_str().unwrap().replace("${!", "${"))
+            }
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), unsub(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(unsub).collect()),
+            other => other.clone(),
+        }
+    }
+    let table = &pipeline["Resources"]["PageViewsTable"]["Properties"]["TableInput"];
+    let file: Value = serde_json::from_str(
+        &fs::read_to_string(root().join("consumers/athena/table.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(unsub(table), file);
+    let queries: Vec<&str> = pipeline["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Athena::NamedQuery")
+        .map(|r| r["Properties"]["Name"].as_str().unwrap())
+        .collect();
+    let sql_files = fs::read_dir(root().join("consumers/athena/queries"))
+        .unwrap()
+        .count();
+    assert_eq!(queries.len(), sql_files);
+}
+
+#[test]
+fn the_dashboard_has_every_named_query() {
+    let text = fs::read_to_string(root().join("deploy/grafana/tally.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let sql: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["targets"][0]["rawSQL"].as_str().unwrap())
+        .collect();
+    for q in tally_athena::named_queries() {
+        assert!(sql.contains(&q.sql), "no panel runs {}", q.name);
+    }
+    assert_eq!(sql.len(), tally_athena::named_queries().len());
+}
+
+#[test]
+fn cost_of_a_million_views_matches_a_hand_computation() {
+    let prices = Prices::committed().unwrap();
+    let price = |k: &str| prices.prices[k].usd / prices.prices[k].per;
+    let traffic = tally::cmd::cost::traffic(1_000_000, 400).unwrap();
+    // Defaults the hand computation relies on.
+    assert_eq!(traffic.event_bytes, 1000.0);
+    assert_eq!(traffic.archived_event_bytes, 200.0);
+    assert_eq!(traffic.edge_duration_ms, 50.0);
+    assert_eq!(traffic.buffer_seconds, 60.0);
+    // Complete, Merge, CheckComplete, PutPageView, Done.
+    assert_eq!(traffic.standard_transitions_per_execution, 5.0);
+    let e = cost::estimate(&prices, &traffic).unwrap();
+    let line = |name: &str| {
+        e.lines
+            .iter()
+            .find(|l| l.component.starts_with(name))
+            .unwrap_or_else(|| panic!("no line {name}"))
+            .usd
+    };
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1.0);
+
+    // 1e6 requests at $0.60/M; 1e6 × 0.05 s × 0.125 GB = 6,250 GB-s.
+    assert!(close(line("Lambda@Edge requests"), 0.60));
+    assert!(close(
+        line("Lambda@Edge duration"),
+        6_250.0 * price("lambda_edge_duration")
+    ));
+    // Express: $1/M; 0.1 s × 64 MB: 1e6 × 0.1 × 0.0625 = 6,250 GB-s at $0.06/GB-hour.
+    assert!(close(line("Step Functions Express requests"), 1.00));
+    assert!(close(
+        line("Step Functions Express duration"),
+        6_250.0 / 3600.0 * 0.06
+    ));
+    assert!(close(line("EventBridge events"), 1.00));
+    // Firehose: each 1,000-byte record billed as 5 KB: 1e6 × 5,120 B = 4.768… GB.
+    assert!(close(
+        line("Firehose ingestion"),
+        1e6 * 5120.0 / 1_073_741_824.0 * 0.029
+    ));
+    // S3: 200 B × 1e6 per month kept 400/30 months.
+    let stored_gb = 1e6 * 200.0 / 1_073_741_824.0 * (400.0 / 30.0);
+    assert!(close(line("S3 storage"), stored_gb * 0.023));
+    // One object a minute: 43,200 PUTs.
+    assert!(close(line("S3 PUT"), 43_200.0 * 0.005 / 1000.0));
+    // 240 queries each scanning everything stored.
+    assert!(close(line("Athena"), 240.0 * stored_gb / 1024.0 * 5.0));
+    // 12 items × 2 write units (transactions) per view.
+    assert!(close(line("DynamoDB writes"), 24.0 * 0.625));
+    // Standard: 5 transitions per execution at $0.025 per 1,000 = $125 for 1e6, which replaces
+    // the Express lines.
+    assert!(close(e.standard.usd, 5e6 * 0.025 / 1000.0));
+    let express = 1.00 + 6_250.0 / 3600.0 * 0.06;
+    assert!(close(e.total_standard, e.total - express + 125.0));
+    let sum: f64 = e.lines.iter().map(|l| l.usd).sum();
+    assert!(close(e.total, sum));
+}
+
+#[test]
+fn prices_are_dated_and_sourced() {
+    let prices = Prices::committed().unwrap();
+    assert_eq!(prices.date.len(), 10, "date as YYYY-MM-DD");
+    for (key, p) in &prices.prices {
+        assert!(
+            p.source.starts_with("https://aws.amazon.com/"),
+            "{key}: {}",
+            p.source
+        );
+        assert!(p.usd > 0.0 && p.per > 0.0, "{key}");
+    }
+}
+
+#[test]
+fn tally_cost_prints_every_component() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["cost", "--views-per-month", "1000000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in [
+        "Lambda@Edge requests",
+        "Step Functions Express",
+        "EventBridge events",
+        "Firehose ingestion (5 KB per record)",
+        "S3 storage",
+        "Athena scans",
+        "DynamoDB writes",
+        "Standard workflow",
+    ] {
+        assert!(text.contains(part), "no {part:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn dry_run_writes_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["deploy", "--dry-run", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "templates/pipeline.json",
+        "templates/edge.json",
+        "grafana/tally.json",
+    ] {
+        let written = fs::read_to_string(tmp.path().join(f)).unwrap();
+        let committed =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(f))
+                .unwrap();
+        assert_eq!(written, committed, "{f}");
+    }
+}
