@@ -78,7 +78,7 @@ fn legacy_log_lines() {
     let first = &out.imported[0]["detail"];
     assert_eq!(first["site"], "www.example.com", "from x-host-header");
     assert_eq!(first["occurred_at"], "2026-03-07T08:15:02.000Z");
-    assert_eq!(first["received_at"], "2026-11-29T09:00:00.000Z");
+    assert_eq!(first["received_at"], "2026-11-29T09:00:00Z");
     assert_eq!(
         first["event_id"],
         "Lg0b3Cq7V5EXAMPLEa1Q8mZp0hWUv9Rk2sNt4dYcXo6FjHbLi1PqRA=="
