@@ -1,7 +1,10 @@
 //! The `tally` command line.
 
+pub mod archive;
 pub mod edge;
+pub mod import;
 pub mod query;
+pub mod replay;
 pub mod rules;
 pub mod schema;
 pub mod states;
@@ -36,6 +39,14 @@ pub enum Command {
     /// The edge producer (Lambda@Edge): inspect an event, package the function.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Replay the local archive, in event-time order, into one consumer or through the bus.
+    Replay(replay::ReplayArgs),
+    /// Import events from elsewhere into the local archive (CloudFront access logs).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// The local archive: compaction.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
+        Command::Replay(args) => replay::run(args),
+        Command::Import(cmd) => import::run(cmd),
+        Command::Archive(cmd) => archive::run(cmd),
     }
 }
