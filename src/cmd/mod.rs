@@ -1,10 +1,13 @@
 //! The `tally` command line.
 
+pub mod archive;
 pub mod cost;
 pub mod deploy;
 mod deploy_aws;
 pub mod edge;
+pub mod import;
 pub mod query;
+pub mod replay;
 pub mod rules;
 pub mod schema;
 pub mod serve;
@@ -49,6 +52,14 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// The monthly AWS cost of the deployment, component by component.
     Cost(cost::CostArgs),
+    /// Replay the local archive, in event-time order, into one consumer or through the bus.
+    Replay(replay::ReplayArgs),
+    /// Import events from elsewhere into the local archive (CloudFront access logs).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// The local archive: compaction.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 /// Runs a parsed command line.
@@ -63,5 +74,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Traffic(args) => traffic::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Import(cmd) => import::run(cmd),
+        Command::Archive(cmd) => archive::run(cmd),
     }
 }

@@ -1,7 +1,9 @@
 //! Local mode: the pieces that join the workspace's libraries into one pipeline on one machine.
 
+pub mod import;
 mod pipeline;
 mod put_events;
+pub mod replay;
 
 pub use pipeline::{DataDir, LocalConsumers, LocalPipeline, declarations};
 

@@ -88,6 +88,14 @@ impl LocalConsumers {
         ))
     }
 
+    /// Opens every consumer on `data` for a bulk load (`tally replay`): the counters commit
+    /// without an fsync per event and are made durable at each [`LocalConsumers::flush`].
+    pub fn open_bulk(data: &DataDir) -> anyhow::Result<(LocalConsumers, Recovery)> {
+        let (consumers, recovery) = Self::open(data)?;
+        consumers.counters.set_sync_each_event(false);
+        Ok((consumers, recovery))
+    }
+
     /// Every consumer, as the bus sees them.
     pub fn all(&self) -> Vec<Arc<dyn LocalConsumer>> {
         vec![

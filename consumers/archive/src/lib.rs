@@ -18,10 +18,14 @@
 //! With `sync_every_record` the buffer is also fsynced before each `append` returns, which
 //! protects accepted records against a machine crash too, at the cost of throughput.
 
+mod compact;
 mod consumer;
 mod layout;
+mod read;
 mod writer;
 
+pub use compact::{COMPACT_DIR, CompactOptions, CompactReport, compact_day};
 pub use consumer::ArchiveConsumer;
 pub use layout::{Layout, ObjectKey};
+pub use read::{ArchiveObject, event_time, list_objects, objects_for_days, read_in_event_order};
 pub use writer::{Appended, Archive, ArchiveConfig, ArchiveError, Recovery, read_object};

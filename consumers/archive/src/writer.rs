@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::layout::Layout;
 
 /// Where the buffer files live, under the root.
-const BUFFER_DIR: &str = "_buffer";
+pub(crate) const BUFFER_DIR: &str = "_buffer";
 
 /// How the archive buffers and where it writes.
 #[derive(Debug, Clone)]
@@ -70,9 +70,15 @@ pub enum ArchiveError {
     /// The record is not an EventBridge event with an `id`.
     #[error("not an event: {0}")]
     NotAnEvent(String),
+    /// An operation was refused, nothing changed: why.
+    #[error("{0}")]
+    Refused(String),
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ArchiveError + 'a {
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> ArchiveError + 'a {
     move |source| ArchiveError::Io {
         op,
         path: path.to_owned(),
@@ -378,6 +384,23 @@ impl Drop for Archive {
     }
 }
 
+/// The arrival time of the oldest record of each buffer file under `buffer`.
+pub(crate) fn buffered_arrivals(buffer: &Path) -> Result<Vec<DateTime<Utc>>, ArchiveError> {
+    let entries = match fs::read_dir(buffer) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("read", buffer)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io_err("read", buffer))?.path();
+        if let Some((_, t)) = parse_buffer_name(&path) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
 fn parse_buffer_name(path: &Path) -> Option<(String, DateTime<Utc>)> {
     let name = path.file_name()?.to_str()?;
     let rest = name.strip_prefix("batch-")?.strip_suffix(".ndjson")?;
@@ -396,13 +419,13 @@ fn remove(path: &Path) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync", dir))
 }
 
-fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ArchiveError> {
+pub(crate) fn collect_objects(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ArchiveError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -1,6 +1,8 @@
 //! The local store: the same counting over redb, an embedded ACID database in one file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -35,7 +37,7 @@ const VISITORS: TableDefinition<(&str, &str, &str), i64> = TableDefinition::new(
 pub struct LocalCounters {
     db: Database,
     path: PathBuf,
-    sync_each_event: bool,
+    sync_each_event: AtomicBool,
 }
 
 impl std::fmt::Debug for LocalCounters {
@@ -70,16 +72,21 @@ impl LocalCounters {
         Ok(LocalCounters {
             db,
             path,
-            sync_each_event: true,
+            sync_each_event: AtomicBool::new(true),
         })
     }
 
     /// Whether each commit is fsynced before `apply` returns (the default), or only at
     /// [`LocalConsumer::flush`]: about 70 times the throughput on this machine (see the
     /// bench), for bulk loads and local replays.
-    pub fn sync_each_event(mut self, sync: bool) -> Self {
-        self.sync_each_event = sync;
+    pub fn sync_each_event(self, sync: bool) -> Self {
+        self.set_sync_each_event(sync);
         self
+    }
+
+    /// [`LocalCounters::sync_each_event`] on a shared store (a bulk load through the bus).
+    pub fn set_sync_each_event(&self, sync: bool) {
+        self.sync_each_event.store(sync, Ordering::Relaxed);
     }
 
     /// Makes every commit so far durable.
@@ -112,6 +119,11 @@ impl LocalCounters {
     }
 
     /// Applies several page views in one transaction (one fsync), each once per `event_id`.
+    ///
+    /// The dedupe records and visitor markers are written per event (a later event of the batch
+    /// sees an earlier one's, as the transaction reads its own writes); the counter increments
+    /// are summed in memory and written once per key at the end, which is what makes large
+    /// batches fast (a replay applies tens of thousands of events per transaction).
     pub fn apply_batch_at(
         &self,
         views: &[CountedView],
@@ -119,15 +131,17 @@ impl LocalCounters {
     ) -> Result<Vec<Applied>, CountersError> {
         let now_s = now.timestamp();
         let mut txn = self.db.begin_write()?;
-        if !self.sync_each_event {
+        if !self.sync_each_event.load(Ordering::Relaxed) {
             txn.set_durability(redb::Durability::None)
                 .map_err(redb::Error::from)?;
         }
         let mut out = Vec::with_capacity(views.len());
+        // (site, day) → (dimension, value) → increment; (site, minute) → increment.
+        let mut increments: HashMap<(String, String), HashMap<(Dimension, String), u64>> =
+            HashMap::new();
+        let mut minute_increments: HashMap<(String, i64), u64> = HashMap::new();
         {
             let mut events = txn.open_table(EVENTS)?;
-            let mut counters = txn.open_table(COUNTERS)?;
-            let mut minutes = txn.open_table(MINUTES)?;
             let mut visitors = txn.open_table(VISITORS)?;
             for view in views {
                 let plan = Plan::of(view);
@@ -143,28 +157,42 @@ impl LocalCounters {
                     retention::dedupe_expiry(now).timestamp(),
                 )?;
                 let day = day_key(plan.day);
-                for (dimension, value) in &plan.increments {
-                    add(&mut counters, (&plan.site, dimension.as_str(), &day, value))?;
-                }
                 let mut new_visitor = false;
                 if let Some(hash) = &plan.visitor {
                     let key = (plan.site.as_str(), day.as_str(), hash.as_str());
                     let known = visitors.get(key)?.is_some_and(|exp| exp.value() > now_s);
                     if !known {
                         visitors.insert(key, retention::marker_expiry(plan.day).timestamp())?;
-                        add(
-                            &mut counters,
-                            (&plan.site, Dimension::Visitors.as_str(), &day, TOTAL),
-                        )?;
                         new_visitor = true;
                     }
                 }
                 if let Some(minute) = plan.minute {
-                    let key = (plan.site.as_str(), minute.timestamp());
-                    let n = minutes.get(key)?.map_or(0, |v| v.value());
-                    minutes.insert(key, n + 1)?;
+                    *minute_increments
+                        .entry((plan.site.clone(), minute.timestamp()))
+                        .or_default() += 1;
+                }
+                let of_day = increments.entry((plan.site, day)).or_default();
+                for (dimension, value) in plan.increments {
+                    *of_day.entry((dimension, value)).or_default() += 1;
+                }
+                if new_visitor {
+                    *of_day
+                        .entry((Dimension::Visitors, TOTAL.to_owned()))
+                        .or_default() += 1;
                 }
                 out.push(Applied::Counted { new_visitor });
+            }
+            let mut counters = txn.open_table(COUNTERS)?;
+            for ((site, day), of_day) in &increments {
+                for ((dimension, value), n) in of_day {
+                    add(&mut counters, (site, dimension.as_str(), day, value), *n)?;
+                }
+            }
+            let mut minutes = txn.open_table(MINUTES)?;
+            for ((site, minute), n) in &minute_increments {
+                let key = (site.as_str(), *minute);
+                let before = minutes.get(key)?.map_or(0, |v| v.value());
+                minutes.insert(key, before + n)?;
             }
         }
         if out.iter().all(|a| *a == Applied::Duplicate) {
@@ -316,9 +344,10 @@ impl LocalCounters {
 fn add(
     table: &mut redb::Table<'_, (&str, &str, &str, &str), u64>,
     key: (&str, &str, &str, &str),
+    by: u64,
 ) -> Result<(), CountersError> {
     let n = table.get(key)?.map_or(0, |v| v.value());
-    table.insert(key, n + 1)?;
+    table.insert(key, n + by)?;
     Ok(())
 }
 

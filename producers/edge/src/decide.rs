@@ -4,18 +4,12 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tally_schema::page_view::path::normalize;
 use tally_schema::{BotReason, Browser, DeviceClass, Os, PageView, Timestamp};
 
-use crate::agent;
-use crate::config::{EdgeConfig, is_site_host};
-use crate::device::device_class;
-use crate::event::{CfRequest, CloudFrontRecord};
-use crate::headers::ViewerHeaders;
-use crate::language::first_language;
-use crate::query::Utm;
-use crate::referrer;
-use crate::visitor::{hex, visitor_hash};
+use crate::config::EdgeConfig;
+use crate::event::CloudFrontRecord;
+use crate::request::{PageRequest, page_view};
+use crate::visitor::hex;
 
 /// Longest extension quoted in a [`SkipReason::NotAPage`], in characters.
 pub const MAX_EXTENSION_CHARS: usize = 16;
@@ -23,9 +17,6 @@ pub const MAX_EXTENSION_CHARS: usize = 16;
 pub const MAX_EVENT_TYPE_CHARS: usize = 32;
 /// The `eventType` this producer is built for.
 pub const ORIGIN_REQUEST: &str = "origin-request";
-
-/// Headers whose value, starting with `prefetch` (any case), marks a prefetch.
-const PREFETCH_HEADERS: [&str; 4] = ["sec-purpose", "purpose", "x-purpose", "x-moz"];
 
 /// What the edge decided about one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,115 +170,19 @@ impl EdgeView {
 /// Decides whether `record` is a page view of `config.site`, seen at `now`.
 ///
 /// Pure and total: no I/O, no panic, work bounded by the size of the record. The record is not
-/// changed; the handler returns it to CloudFront as it came.
+/// changed; the handler returns it to CloudFront as it came. After the event type, the rules are
+/// [`crate::page_view`]'s, shared with every other producer.
 pub fn decide(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> Decision {
-    match skip_reason(record, config) {
-        Some(reason) => Decision::Skip(reason),
-        None => Decision::PageView(view(record, config, now)),
-    }
-}
-
-fn skip_reason(record: &CloudFrontRecord, config: &EdgeConfig) -> Option<SkipReason> {
     let event_type = record.cf.config.event_type.as_str();
     if event_type != ORIGIN_REQUEST {
-        return Some(SkipReason::NotOriginRequest {
+        return Decision::Skip(SkipReason::NotOriginRequest {
             event_type: event_type.chars().take(MAX_EVENT_TYPE_CHARS).collect(),
         });
     }
-    let request = &record.cf.request;
-    if request.method != "GET" {
-        return Some(SkipReason::NotGet);
-    }
-    if let Some(extension) = asset_extension(&request.uri, &config.page_extensions) {
-        return Some(SkipReason::NotAPage { extension });
-    }
-    if is_prefetch(request) {
-        return Some(SkipReason::Prefetch);
-    }
-    if !is_site_host(&config.site) {
-        return Some(SkipReason::InvalidSite);
-    }
-    None
-}
-
-/// The extension of `uri` when it is not a page: `None` for a path ending in `/`, a last segment
-/// without a dot (or whose only dot leads it, as in `.well-known`), or a listed extension.
-fn asset_extension(uri: &str, page_extensions: &[String]) -> Option<String> {
-    let path = normalize(uri);
-    let last = path.rsplit('/').next().unwrap_or_default();
-    let (stem, ext) = last.rsplit_once('.')?;
-    if stem.is_empty() {
-        return None;
-    }
-    let ext = ext.to_lowercase();
-    if page_extensions.contains(&ext) {
-        return None;
-    }
-    Some(ext.chars().take(MAX_EXTENSION_CHARS).collect())
-}
-
-fn is_prefetch(request: &CfRequest) -> bool {
-    PREFETCH_HEADERS.iter().any(|name| {
-        request.header_values(name).any(|v| {
-            let v = v.trim_start().as_bytes();
-            v.len() >= 8 && v[..8].eq_ignore_ascii_case(b"prefetch")
-        })
-    })
-}
-
-fn view(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> EdgeView {
-    let request = &record.cf.request;
-    let user_agent = request.header("user-agent");
-    let viewer = ViewerHeaders::read(request);
-    let agent = agent::classify(user_agent);
-    let bot_reason = agent.bot.or_else(|| {
-        agent::flagged(request, &config.bot_flag_headers).then_some(BotReason::HeaderFlag)
-    });
-    let os = if viewer.flags.ios {
-        Os::Ios
-    } else if viewer.flags.android {
-        Os::Android
-    } else {
-        agent.os
-    };
-    let referrer = request
-        .header("referer")
-        .and_then(|r| referrer::parse(r, config));
-    let utm = Utm::parse(&request.querystring);
-    let visitor_hash = config.secret().map(|secret| {
-        visitor_hash(
-            secret,
-            &config.site,
-            &request.client_ip,
-            user_agent.unwrap_or_default(),
-            now,
-        )
-    });
-
-    EdgeView {
-        event_id: event_id(record, now),
-        site: config.site.clone(),
-        path: normalize(&request.uri),
-        occurred_at: Timestamp(now),
-        country: viewer.country,
-        region: viewer.region,
-        city: viewer.city,
-        timezone: viewer.timezone,
-        device: device_class(viewer.flags, agent.device),
-        os,
-        browser: agent.browser,
-        is_bot: bot_reason.is_some(),
-        bot_reason,
-        referrer_same_site: referrer.as_ref().is_some_and(|r| r.same_site),
-        referrer_host: referrer.as_ref().map(|r| r.host.clone()),
-        referrer_path: referrer.map(|r| r.path),
-        utm_source: utm.source,
-        utm_medium: utm.medium,
-        utm_campaign: utm.campaign,
-        utm_term: utm.term,
-        utm_content: utm.content,
-        language: request.header("accept-language").and_then(first_language),
-        visitor_hash,
+    let request = PageRequest::from_cloudfront(&record.cf.request, config);
+    match page_view(&request, config, event_id(record, now), now) {
+        Ok(view) => Decision::PageView(view),
+        Err(reason) => Decision::Skip(reason),
     }
 }
 
@@ -327,7 +222,7 @@ pub fn event_id(record: &CloudFrontRecord, now: DateTime<Utc>) -> String {
 }
 
 /// Whether `id` fits the schema's `event_id`: 1–128 of `A-Za-z0-9_-=.:`.
-fn is_event_id(id: &str) -> bool {
+pub fn is_event_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -338,6 +233,7 @@ fn is_event_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::asset_extension;
 
     #[test]
     fn page_detection() {

@@ -104,7 +104,9 @@ fn is_true(v: &str) -> bool {
     v.trim().eq_ignore_ascii_case("true")
 }
 
-fn country(v: &str) -> Option<String> {
+/// A country code as the page view keeps it: exactly two upper-case ASCII letters (after
+/// trimming), else `None`. Shared with producers that read the country from elsewhere (logs).
+pub fn country(v: &str) -> Option<String> {
     let v = v.trim();
     (v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase())).then(|| v.to_owned())
 }

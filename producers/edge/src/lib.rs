@@ -33,11 +33,13 @@ pub mod headers;
 pub mod language;
 pub mod query;
 pub mod referrer;
+mod request;
 pub mod visitor;
 
 pub use config::{ConfigError, EdgeConfig, Secret};
-pub use decide::{Decision, EdgeView, SkipReason, decide, event_id};
+pub use decide::{Decision, EdgeView, SkipReason, decide, event_id, is_event_id};
 pub use event::{
     CfConfig, CfRequest, CloudFrontEvent, CloudFrontRecord, EventError, Header, Headers,
     parse_event, parse_event_slice,
 };
+pub use request::{PageRequest, page_view};

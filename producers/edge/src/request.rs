@@ -1,0 +1,177 @@
+//! One request, as any producer can describe it: the input of the page-view rules.
+//!
+//! The edge fills a [`PageRequest`] from a CloudFront origin-request record
+//! ([`PageRequest::from_cloudfront`]); the CloudFront access-log importer (`tally-logs`) fills one
+//! from a log line. Both then call [`page_view`], so "is this a page view, and what is it" is
+//! decided by one function: page detection, bots, device precedence, referrer, UTM, language and
+//! the visitor hash.
+
+use chrono::{DateTime, Utc};
+use tally_schema::page_view::path::normalize;
+use tally_schema::{BotReason, Os, Timestamp};
+
+use crate::agent;
+use crate::config::{EdgeConfig, is_site_host};
+use crate::decide::{EdgeView, MAX_EXTENSION_CHARS, SkipReason};
+use crate::device::device_class;
+use crate::event::CfRequest;
+use crate::headers::ViewerHeaders;
+use crate::language::first_language;
+use crate::query::Utm;
+use crate::referrer;
+use crate::visitor::visitor_hash;
+
+/// Headers whose value, starting with `prefetch` (any case), marks a prefetch.
+const PREFETCH_HEADERS: [&str; 4] = ["sec-purpose", "purpose", "x-purpose", "x-moz"];
+
+/// What the page-view rules read of one request. Borrowed: nothing here outlives the call, and
+/// the client IP enters only the keyed visitor hash.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest<'a> {
+    /// The HTTP method, upper-case.
+    pub method: &'a str,
+    /// The path as the viewer sent it (percent-encoded).
+    pub uri: &'a str,
+    /// The query string without the `?` (percent-encoded), empty when none.
+    pub querystring: &'a str,
+    /// The `User-Agent` value, decoded.
+    pub user_agent: Option<&'a str>,
+    /// The `Referer` value, decoded.
+    pub referer: Option<&'a str>,
+    /// The `Accept-Language` value.
+    pub accept_language: Option<&'a str>,
+    /// The viewer's IP address: used only for the visitor hash, never kept.
+    pub client_ip: &'a str,
+    /// Whether the browser said it is prefetching.
+    pub prefetch: bool,
+    /// Whether a trusted header flagged the request as a bot.
+    pub bot_flagged: bool,
+    /// Country, region, city, time zone and device flags, each already checked.
+    pub viewer: ViewerHeaders,
+}
+
+impl<'a> PageRequest<'a> {
+    /// What an origin-request record says of its request.
+    pub fn from_cloudfront(request: &'a CfRequest, config: &EdgeConfig) -> Self {
+        PageRequest {
+            method: &request.method,
+            uri: &request.uri,
+            querystring: &request.querystring,
+            user_agent: request.header("user-agent"),
+            referer: request.header("referer"),
+            accept_language: request.header("accept-language"),
+            client_ip: &request.client_ip,
+            prefetch: is_prefetch(request),
+            bot_flagged: agent::flagged(request, &config.bot_flag_headers),
+            viewer: ViewerHeaders::read(request),
+        }
+    }
+}
+
+/// Decides whether `request` is a page view of `config.site` that happened at `at`, with the
+/// given `event_id`: the page view, or why it is not one. Pure and total.
+///
+/// The rules, in order: the method is `GET`, the path is a page, it is not a prefetch, the
+/// configured site is a host name (see the crate's README).
+pub fn page_view(
+    request: &PageRequest<'_>,
+    config: &EdgeConfig,
+    event_id: String,
+    at: DateTime<Utc>,
+) -> Result<EdgeView, SkipReason> {
+    if request.method != "GET" {
+        return Err(SkipReason::NotGet);
+    }
+    if let Some(extension) = asset_extension(request.uri, &config.page_extensions) {
+        return Err(SkipReason::NotAPage { extension });
+    }
+    if request.prefetch {
+        return Err(SkipReason::Prefetch);
+    }
+    if !is_site_host(&config.site) {
+        return Err(SkipReason::InvalidSite);
+    }
+    Ok(view(request, config, event_id, at))
+}
+
+/// The extension of `uri` when it is not a page: `None` for a path ending in `/`, a last segment
+/// without a dot (or whose only dot leads it, as in `.well-known`), or a listed extension.
+pub(crate) fn asset_extension(uri: &str, page_extensions: &[String]) -> Option<String> {
+    let path = normalize(uri);
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let (stem, ext) = last.rsplit_once('.')?;
+    if stem.is_empty() {
+        return None;
+    }
+    let ext = ext.to_lowercase();
+    if page_extensions.contains(&ext) {
+        return None;
+    }
+    Some(ext.chars().take(MAX_EXTENSION_CHARS).collect())
+}
+
+fn is_prefetch(request: &CfRequest) -> bool {
+    PREFETCH_HEADERS.iter().any(|name| {
+        request.header_values(name).any(|v| {
+            let v = v.trim_start().as_bytes();
+            v.len() >= 8 && v[..8].eq_ignore_ascii_case(b"prefetch")
+        })
+    })
+}
+
+fn view(
+    request: &PageRequest<'_>,
+    config: &EdgeConfig,
+    event_id: String,
+    at: DateTime<Utc>,
+) -> EdgeView {
+    let viewer = &request.viewer;
+    let agent = agent::classify(request.user_agent);
+    let bot_reason = agent
+        .bot
+        .or_else(|| request.bot_flagged.then_some(BotReason::HeaderFlag));
+    let os = if viewer.flags.ios {
+        Os::Ios
+    } else if viewer.flags.android {
+        Os::Android
+    } else {
+        agent.os
+    };
+    let referrer = request.referer.and_then(|r| referrer::parse(r, config));
+    let utm = Utm::parse(request.querystring);
+    let visitor_hash = config.secret().map(|secret| {
+        visitor_hash(
+            secret,
+            &config.site,
+            request.client_ip,
+            request.user_agent.unwrap_or_default(),
+            at,
+        )
+    });
+
+    EdgeView {
+        event_id,
+        site: config.site.clone(),
+        path: normalize(request.uri),
+        occurred_at: Timestamp(at),
+        country: viewer.country.clone(),
+        region: viewer.region.clone(),
+        city: viewer.city.clone(),
+        timezone: viewer.timezone.clone(),
+        device: device_class(viewer.flags, agent.device),
+        os,
+        browser: agent.browser,
+        is_bot: bot_reason.is_some(),
+        bot_reason,
+        referrer_same_site: referrer.as_ref().is_some_and(|r| r.same_site),
+        referrer_host: referrer.as_ref().map(|r| r.host.clone()),
+        referrer_path: referrer.map(|r| r.path),
+        utm_source: utm.source,
+        utm_medium: utm.medium,
+        utm_campaign: utm.campaign,
+        utm_term: utm.term,
+        utm_content: utm.content,
+        language: request.accept_language.and_then(first_language),
+        visitor_hash,
+    }
+}
