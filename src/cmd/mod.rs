@@ -1,6 +1,8 @@
 //! The `tally` command line.
 
 pub mod edge;
+pub mod failed;
+pub mod new;
 pub mod query;
 pub mod rules;
 pub mod schema;
@@ -36,6 +38,12 @@ pub enum Command {
     /// The edge producer (Lambda@Edge): inspect an event, package the function.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Failed page views (PageView.Failed events) kept in the local data directory.
+    #[command(subcommand)]
+    Failed(failed::FailedCommand),
+    /// Generate code: `tally new consumer NAME`.
+    #[command(subcommand)]
+    New(new::NewCommand),
 }
 
 /// Runs a parsed command line.
@@ -46,5 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::States(cmd) => states::run(cmd),
         Command::Edge(cmd) => edge::run(cmd),
+        Command::Failed(cmd) => failed::run(cmd),
+        Command::New(cmd) => new::run(cmd),
     }
 }
