@@ -143,11 +143,12 @@ fn bad_names_and_taken_packages_are_refused_before_anything_is_written() {
         ("archive", "exists already: not overwriting"),
     ];
     for (name, expected) in cases {
+        let existed = ws.join("consumers").join(name).exists();
         let out = tally(&ws, &["new", "consumer", name]);
         assert_eq!(out.status.code(), Some(2), "{name}");
         let stderr = text(&out.stderr);
         assert!(stderr.contains(expected), "{name}: {stderr}");
-        assert!(!ws.join("consumers").join(name).join("src").exists());
+        assert_eq!(ws.join("consumers").join(name).exists(), existed, "{name}");
     }
     let out = tally(&ws, &["new", "consumer", "ok", "--dir", "../elsewhere"]);
     assert_eq!(out.status.code(), Some(2));

@@ -203,6 +203,7 @@ pub fn new_consumer(root: &Path, name: &str, dir: &Path) -> anyhow::Result<Gener
             .with_context(|| format!("cannot write {}", path.display()))?;
         written.push(path);
     }
+    format(&written);
     fs::write(&manifest_path, manifest)
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;
     fs::write(&pipeline_path, pipeline)
@@ -212,6 +213,24 @@ pub fn new_consumer(root: &Path, name: &str, dir: &Path) -> anyhow::Result<Gener
         written,
         edited: vec![manifest_path, pipeline_path],
     })
+}
+
+/// Formats the generated Rust files with `rustfmt` (the workspace's `rustfmt.toml` applies), so
+/// `cargo fmt --check` passes whatever the name's length; warns when rustfmt cannot run.
+fn format(files: &[PathBuf]) {
+    let rust: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .args(&rust)
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("warning: rustfmt failed ({s}): run cargo fmt"),
+        Err(e) => eprintln!("warning: cannot run rustfmt ({e}): run cargo fmt"),
+    }
 }
 
 /// The root manifest with the crate as a workspace member, a workspace dependency
