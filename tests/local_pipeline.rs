@@ -48,6 +48,16 @@ fn every_consumer_receives_page_views_and_everything_is_on_disk_after_shutdown()
         "the counters consumer counted nothing from {} page views",
         examples.len()
     );
+
+    // The failed page view went to DATA/failed, whole, and nothing else did.
+    let failed = tally_failures::read_failed(&data.failed()).expect("read failed");
+    let dead_letter: Vec<_> = foreign_events()
+        .into_iter()
+        .filter(|(_, e)| e["detail-type"] == "PageView.Failed")
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(failed, dead_letter);
+    assert_eq!(consumers.failures.len(), 1);
 }
 
 #[test]

@@ -5,7 +5,9 @@ pub mod cost;
 pub mod deploy;
 mod deploy_aws;
 pub mod edge;
+pub mod failed;
 pub mod import;
+pub mod new;
 pub mod query;
 pub mod replay;
 pub mod rules;
@@ -60,6 +62,12 @@ pub enum Command {
     /// The local archive: compaction.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Failed page views (PageView.Failed events) kept in the local data directory.
+    #[command(subcommand)]
+    Failed(failed::FailedCommand),
+    /// Generate code: `tally new consumer NAME`.
+    #[command(subcommand)]
+    New(new::NewCommand),
 }
 
 /// Runs a parsed command line.
@@ -77,5 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Archive(cmd) => archive::run(cmd),
+        Command::Failed(cmd) => failed::run(cmd),
+        Command::New(cmd) => new::run(cmd),
     }
 }

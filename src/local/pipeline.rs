@@ -16,6 +16,7 @@ use tally_archive::{ArchiveConfig, ArchiveConsumer, Recovery};
 use tally_bus::local::{LocalBus, TargetReport};
 use tally_consumer::{Declaration, LocalConsumer, local_rules};
 use tally_counters::LocalCounters;
+use tally_failures::FailedEvents;
 
 use super::bus_config;
 
@@ -50,24 +51,57 @@ impl DataDir {
     pub fn dead_letters(&self) -> PathBuf {
         self.root.join("dead-letters")
     }
+
+    /// The `PageView.Failed` events, one JSON-lines file per UTC day (`tally failed list`).
+    pub fn failed(&self) -> PathBuf {
+        self.root.join("failed")
+    }
+
+    /// The directory of a consumer `tally new consumer` generated: `consumers/NAME`.
+    pub fn consumer(&self, name: &str) -> PathBuf {
+        self.root.join("consumers").join(name)
+    }
 }
 
 /// Every consumer's declaration, in the order of [`LocalConsumers::all`]: what the deploy
-/// templates generate rules from. A new consumer is added here and in [`LocalConsumers`].
+/// templates generate rules from. A new consumer is added here and in [`LocalConsumers`]
+/// (`tally new consumer` adds a generated one above both marker comments).
 pub fn declarations() -> Vec<Declaration> {
     vec![
         ArchiveConsumer::declaration(),
         tally_counters::declaration(),
+        tally_failures::declaration(),
+        // tally new consumer: declarations (keep this line)
     ]
 }
 
 /// Every consumer the workspace declares, opened on one data directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalConsumers {
     /// The event log.
     pub archive: Arc<ArchiveConsumer>,
     /// The real-time counters.
     pub counters: Arc<LocalCounters>,
+    /// The failed page views (`PageView.Failed`).
+    pub failures: Arc<FailedEvents>,
+    /// The consumers `tally new consumer` generated, in the order of [`declarations`].
+    pub generated: Vec<Arc<dyn LocalConsumer>>,
+}
+
+impl std::fmt::Debug for LocalConsumers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let generated: Vec<String> = self
+            .generated
+            .iter()
+            .map(|c| c.declaration().name)
+            .collect();
+        f.debug_struct("LocalConsumers")
+            .field("archive", &self.archive)
+            .field("counters", &self.counters)
+            .field("failures", &self.failures)
+            .field("generated", &generated)
+            .finish()
+    }
 }
 
 impl LocalConsumers {
@@ -79,10 +113,27 @@ impl LocalConsumers {
             .with_context(|| format!("cannot open the archive in {}", data.archive().display()))?;
         let counters = LocalCounters::open(data.counters())
             .with_context(|| format!("cannot open the counters {}", data.counters().display()))?;
+        let (failures, failed) = FailedEvents::open(data.failed()).with_context(|| {
+            format!(
+                "cannot open the failed events in {}",
+                data.failed().display()
+            )
+        })?;
+        if failed.torn_bytes > 0 {
+            tracing::warn!(
+                bytes = failed.torn_bytes,
+                "failures: cut off a torn last line (never acknowledged)"
+            );
+        }
+        let generated: Vec<Arc<dyn LocalConsumer>> = vec![
+            // tally new consumer: open (keep this line)
+        ];
         Ok((
             LocalConsumers {
                 archive: Arc::new(archive),
                 counters: Arc::new(counters),
+                failures: Arc::new(failures),
+                generated,
             },
             recovery,
         ))
@@ -98,10 +149,13 @@ impl LocalConsumers {
 
     /// Every consumer, as the bus sees them.
     pub fn all(&self) -> Vec<Arc<dyn LocalConsumer>> {
-        vec![
+        let mut all = vec![
             Arc::clone(&self.archive) as Arc<dyn LocalConsumer>,
             Arc::clone(&self.counters) as Arc<dyn LocalConsumer>,
-        ]
+            Arc::clone(&self.failures) as Arc<dyn LocalConsumer>,
+        ];
+        all.extend(self.generated.iter().cloned());
+        all
     }
 
     /// Only the consumer declared as `name`.

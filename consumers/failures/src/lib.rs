@@ -1,0 +1,45 @@
+//! The failed-events consumer: where `PageView.Failed` events end up.
+//!
+//! When the enrichment state machine cannot complete a page view, its catch-all puts a
+//! `PageView.Failed` event on the bus: the error, its cause, the execution and the original
+//! input. This consumer subscribes to them, so no failed page view goes to `/dev/null`:
+//!
+//! - in the cloud, its rule targets the `FailedEventsQueue` SQS queue (long retention, to be
+//!   inspected and redriven);
+//! - locally, [`FailedEvents`] appends each event, whole envelope, as one JSON line to
+//!   `DIR/YYYY-MM-DD.jsonl` (the UTC day of the envelope's `time`), durably (fsynced before the
+//!   delivery is acknowledged) and once per envelope `id`.
+
+mod store;
+
+use serde_json::json;
+use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
+
+pub use store::{Appended, FailedEvents, FailuresError, Recovery, read_failed};
+
+/// The consumer's name in its declaration.
+pub const NAME: &str = "failures";
+
+/// The declaration: one rule, every `PageView.Failed` event from `tally`, whole event, to the
+/// `FailedEventsQueue` SQS queue.
+pub fn declaration() -> Declaration {
+    Declaration {
+        name: NAME.into(),
+        description: "failed page views: every PageView.Failed event, whole, with its reason"
+            .into(),
+        rules: vec![RuleDeclaration {
+            name: "failed".into(),
+            pattern: json!({
+                "source": ["tally"],
+                "detail-type": ["PageView.Failed"]
+            }),
+            target: TargetKind::Sqs {
+                queue: "FailedEventsQueue".into(),
+            },
+            input: None,
+            input_path: None,
+            input_transformer: None,
+            retry: Retry::default(),
+        }],
+    }
+}
