@@ -137,7 +137,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     let served = rt.block_on(serve(Arc::clone(&app)));
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Every connection has finished or outlived the drain timeout: nothing left to wait for.
+    rt.shutdown_background();
     served?;
 
     if let Some(p) = &app.pipeline {
