@@ -166,12 +166,12 @@ async fn serve(app: Arc<App>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let local = listener.local_addr()?;
-    println!("tally serve: http://{local}/ (dashboard http://{local}/_tally/)");
     if let Some(token) = &app.token {
         eprintln!(
             "tally serve: the api requires a token (exposed beyond loopback); dashboard: http://{local}/_tally/#token={token}"
         );
     }
+    println!("tally serve: http://{local}/ (dashboard http://{local}/_tally/)");
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
