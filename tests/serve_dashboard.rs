@@ -148,20 +148,26 @@ fn the_dashboard_shows_the_traffic_it_was_given() {
         headers.extend_from_slice(extra);
         assert_eq!(server.get(path, &headers).status, 200, "{path}");
     }
-    // Let the pipeline workers take the queued views (the page reads the archive and counters).
+    // Wait until both consumers have every view: the page reads the counters (live) and the
+    // archive (history); the bus delivers to them after the enrichment.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    let bearer = format!("Bearer {TOKEN}");
+    let api = |path: &str| -> serde_json::Value {
         let r = server.get(
-            "/_tally/api/status",
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            &format!("/_tally/api/{path}"),
+            &[("Authorization", &bearer)],
         );
-        let status: serde_json::Value = serde_json::from_slice(&r.body).expect("status json");
-        if status["pipeline"]["executed"] == 10 {
+        serde_json::from_slice(&r.body).expect("api json")
+    };
+    loop {
+        let live = api("live");
+        let history = api("query/daily_visitors");
+        if live["total"] == 10 && history["rows"][0]["views"] == 10 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "pipeline stuck: {status}"
+            "pipeline stuck: {live} {history}"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -278,3 +278,154 @@ fn a_full_queue_sends_views_to_the_dead_letter_file_not_to_nowhere() {
     );
     assert_eq!(archived[0]["views"], queued);
 }
+
+#[test]
+fn sigterm_under_load_loses_no_page_view() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let addr = server.addr;
+    let ok = std::sync::atomic::AtomicU64::new(0);
+    let stop_at = std::time::Instant::now() + std::time::Duration::from_millis(700);
+    let (stderr_path, data) = (server.stderr.clone(), server.data.clone());
+    let status = std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                // Keep requesting until the server refuses connections.
+                loop {
+                    let Ok(mut c) = std::net::TcpStream::connect(addr) else {
+                        return;
+                    };
+                    use std::io::{Read, Write};
+                    let req = format!("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_LINUX}\r\nConnection: close\r\n\r\n");
+                    if c.write_all(req.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut out = Vec::new();
+                    if c.read_to_end(&mut out).is_err() {
+                        return;
+                    }
+                    if out.starts_with(b"HTTP/1.1 200") {
+                        ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    } else if out.is_empty() {
+                        return;
+                    }
+                }
+            });
+        }
+        while std::time::Instant::now() < stop_at {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server.stop()
+    });
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(status.success(), "{stderr}");
+    let ok = ok.into_inner();
+    assert!(ok > 0);
+    let drained = format!("drained {ok} page view(s) ({ok} executed, 0 dead-lettered)");
+    assert!(
+        stderr.contains(&drained),
+        "expected {drained:?} in {stderr}"
+    );
+    let archived = sql(
+        &data,
+        "SELECT count(DISTINCT detail.event_id) AS views FROM page_views",
+    );
+    assert_eq!(archived[0]["views"], ok);
+}
+
+#[test]
+fn the_api_answers_from_the_counters_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), &[]);
+    for path in ["/", "/", "/about/"] {
+        assert_eq!(server.get(path, &[("User-Agent", IPHONE)]).status, 200);
+    }
+    // The bus delivers to the consumers after the execution: wait for the counters.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.api("live")["total"] != 3 {
+        assert!(std::time::Instant::now() < deadline, "pipeline stuck");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let counters = server.api("counters?limit=1");
+    assert_eq!(
+        (counters["views"].as_u64(), counters["visitors"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        counters["top"]["page"],
+        serde_json::json!([{"value": "/", "count": 2}])
+    );
+    assert_eq!(
+        counters["top"]["device"],
+        serde_json::json!([{"value": "mobile", "count": 3}])
+    );
+    let live = server.api("live");
+    assert_eq!(live["total"], 3);
+    assert_eq!(live["minutes"].as_array().map(Vec::len), Some(30));
+    let pages = server.api("query/top_pages");
+    assert_eq!(pages["rows"][0]["page"], "/");
+    assert_eq!(pages["rows"][0]["views"], 2);
+    let queries = server.api("queries");
+    assert!(
+        queries["queries"]
+            .as_array()
+            .expect("names")
+            .contains(&serde_json::json!("top_pages"))
+    );
+    // An empty range has no rows.
+    assert_eq!(
+        server.api("query/top_pages?from=2001-01-01&to=2001-01-02")["rows"],
+        serde_json::json!([])
+    );
+
+    for (path, status, message) in [
+        ("counters?from=yesterday", 400, "from is not a date"),
+        ("counters?from=2026-02-01&to=2026-01-01", 400, "is after to"),
+        (
+            "counters?from=2000-01-01&to=2026-01-01",
+            400,
+            "longer than 366 days",
+        ),
+        ("counters?limit=0", 400, "limit"),
+        ("query/drop_tables", 404, "no named query"),
+        ("nothing", 404, "no endpoint"),
+    ] {
+        let r = server.get(&format!("/_tally/api/{path}"), &[]);
+        assert_eq!(r.status, status, "{path}");
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json error");
+        assert!(
+            body["error"].as_str().expect("error").contains(message),
+            "{path}: {body}"
+        );
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn beyond_loopback_the_api_token_is_generated_and_required() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--trust-proxy"]);
+    let token_file = data.join("api-token");
+    let token = std::fs::read_to_string(&token_file).expect("generated token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file)
+            .expect("token")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(server.stderr().contains(&format!("/_tally/#token={token}")));
+    assert_eq!(server.get("/_tally/api/live", &[]).status, 401);
+    let r = server.get(
+        "/_tally/api/live",
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The dashboard page itself is public; only its data needs the token.
+    assert_eq!(server.get("/_tally/", &[]).status, 200);
+    assert!(server.stop().success());
+}

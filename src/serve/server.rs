@@ -137,7 +137,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     let served = rt.block_on(serve(Arc::clone(&app)));
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Every connection has finished or outlived the drain timeout: nothing left to wait for.
+    rt.shutdown_background();
     served?;
 
     if let Some(p) = &app.pipeline {
@@ -165,12 +166,12 @@ async fn serve(app: Arc<App>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let local = listener.local_addr()?;
-    println!("tally serve: http://{local}/ (dashboard http://{local}/_tally/)");
     if let Some(token) = &app.token {
         eprintln!(
             "tally serve: the api requires a token (exposed beyond loopback); dashboard: http://{local}/_tally/#token={token}"
         );
     }
+    println!("tally serve: http://{local}/ (dashboard http://{local}/_tally/)");
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
