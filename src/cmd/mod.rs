@@ -2,7 +2,7 @@
 
 pub mod cost;
 pub mod deploy;
-mod deploy_aws;
+pub mod deploy_aws;
 pub mod edge;
 pub mod query;
 pub mod rules;
