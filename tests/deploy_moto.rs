@@ -66,6 +66,11 @@ fn moto_subset(template: &Value) -> Value {
             if r["Type"] == "AWS::Events::Rule" {
                 let dlq = r["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"].clone();
                 r["Properties"]["Targets"] = json!([{"Id": "dlq", "Arn": dlq}]);
+                // moto 5.2.5 resolves `Ref` of an EventBus to its object, not its name (a 500
+                // in CreateStack): name the bus as the template names it, `${AWS::StackName}`.
+                assert_eq!(r["Properties"]["EventBusName"], json!({"Ref": "EventBus"}));
+                r["Properties"]["EventBusName"] = json!({"Fn::Sub": "${AWS::StackName}"});
+                r["DependsOn"] = json!("EventBus");
             }
             (k.clone(), r)
         })
