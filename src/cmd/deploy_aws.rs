@@ -209,12 +209,12 @@ pub async fn deploy_stack(
         None
     };
     let existing = describe(cfn, name).await?;
-    if let Some((status, _)) = &existing {
-        if status == "ROLLBACK_COMPLETE" {
-            bail!(
-                "stack {name} is in ROLLBACK_COMPLETE (its creation failed): delete it, then deploy again"
-            );
-        }
+    if let Some((status, _)) = &existing
+        && status == "ROLLBACK_COMPLETE"
+    {
+        bail!(
+            "stack {name} is in ROLLBACK_COMPLETE (its creation failed): delete it, then deploy again"
+        );
     }
     let started = match existing {
         None => {
