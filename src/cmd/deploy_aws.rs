@@ -347,6 +347,8 @@ pub fn deploy(args: &DeployArgs, sources: &Sources, options: &Options) -> anyhow
             &templates.pipeline,
             &[
                 ("RetentionDays", options.retention_days.to_string()),
+                // One Glue database per pipeline stack: its name, in Glue's alphabet.
+                ("GlueDatabaseName", prefix.to_lowercase().replace('-', "_")),
                 ("ArtifactBucket", bucket.clone()),
                 ("CountersCodeKey", counters_key),
             ],
