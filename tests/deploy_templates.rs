@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tally::cmd::deploy::{options, rendered_files, sources};
 use tally_archive::ArchiveConfig;
 use tally_consumer::TargetKind;
-use tally_deploy::cost::{self, Prices, Traffic};
+use tally_deploy::cost::{self, Prices};
 use tally_deploy::{Options, REGENERATE_COMMAND, Templates, lint, rule_logical_id};
 
 fn root() -> PathBuf {

@@ -44,16 +44,26 @@ fn get_att(id: &str, attribute: &str) -> Value {
     json!({"Fn::GetAtt": [id, attribute]})
 }
 
+/// A trust policy for `service`, with the confused-deputy condition that service documents
+/// (`aws:SourceAccount` for Step Functions, `sts:ExternalId` = the account for Firehose; none for
+/// Lambda execution roles, which get no such condition from Lambda).
 fn trust(service: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-        }]
-    })
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole"
+    });
+    let account = json!({"Ref": "AWS::AccountId"});
+    match service {
+        "states.amazonaws.com" => {
+            statement["Condition"] = json!({"StringEquals": {"aws:SourceAccount": account}});
+        }
+        "firehose.amazonaws.com" => {
+            statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": account}});
+        }
+        _ => {}
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]})
 }
 
 fn policy(name: &str, statements: Value) -> Value {

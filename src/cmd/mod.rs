@@ -3,7 +3,7 @@
 pub mod archive;
 pub mod cost;
 pub mod deploy;
-mod deploy_aws;
+pub mod deploy_aws;
 pub mod edge;
 pub mod failed;
 pub mod import;
