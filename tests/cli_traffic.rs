@@ -460,9 +460,10 @@ fn requests_are_paced_open_loop() {
         .iter()
         .filter(|s| s.at.duration_since(first) < Duration::from_secs(1))
         .count();
-    // 20 are due in the first second; a burst would send all 60 at once.
+    // 20 are due in the first second (more only after a stall, catching up); a burst would
+    // send all 60 at once.
     assert!(
-        in_first_second <= 30,
+        in_first_second <= 45,
         "{in_first_second} in the first second"
     );
     assert!(
