@@ -110,14 +110,16 @@ stop() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# Runs wrk against a port; prints "requests_per_s p99_ms total_requests non2xx socket_errors".
+# Runs wrk against a port; prints "requests_per_s p99_ms requests non2xx socket_errors sent",
+# where requests counts the measured run and sent the warm-up too.
 load() {
-  local port=$1 out
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "User-Agent: $UA" "http://127.0.0.1:$port$PAGE" >/dev/null
+  local port=$1 out warm
+  warm=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "User-Agent: $UA" "http://127.0.0.1:$port$PAGE" |
+    awk '/requests in/ { print $1 }')
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" \
     "http://127.0.0.1:$port$PAGE")
   printf '%s\n' "$out" >>"$WORK/wrk.log"
-  printf '%s\n' "$out" | awk '
+  printf '%s\n' "$out" | awk -v warm="$warm" '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
       if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -129,7 +131,7 @@ load() {
     /^Requests\/sec:/        { rps = $2 }
     /Non-2xx or 3xx/         { non2xx = $NF }
     /Socket errors/          { errors = $0; gsub(/[^0-9 ]/, "", errors); split(errors, e, " +"); n = 0; for (i in e) n += e[i]; sockerr = n }
-    END { printf "%.1f %.3f %d %d %d\n", rps, p99, total, non2xx, sockerr }'
+    END { printf "%.1f %.3f %d %d %d %d\n", rps, p99, total, non2xx, sockerr, total + warm }'
 }
 
 # --- the legs ----------------------------------------------------------------------------------
@@ -227,18 +229,18 @@ median() {
     sort -n -k1,1 | sed -n "$(((ROUNDS + 1) / 2))p"
 }
 
-printf '\n| server | requests/s | p99 latency (ms) | requests | non-2xx | socket errors | page views archived |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|\n'
+printf '\n| server | requests/s | p99 latency (ms) | requests | non-2xx | socket errors | sent with warm-up | page views archived |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
 declare -A RPS
 for leg in "${legs[@]}"; do
-  read -r rps p99 total non2xx sockerr archived <<<"$(median "$leg")"
+  read -r rps p99 total non2xx sockerr sent archived <<<"$(median "$leg")"
   RPS[$leg]=$rps
   case $leg in
     off) label='tally serve --no-pipeline' ;;
     pipeline) label='tally serve (pipeline on)' ;;
     nginx) label="nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')" ;;
   esac
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$total" "$non2xx" "$sockerr" "$archived"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$total" "$non2xx" "$sockerr" "$sent" "$archived"
 done
 if [ "$HAVE_SERVE" = 1 ]; then
   awk -v off="${RPS[off]}" -v on="${RPS[pipeline]}" 'BEGIN {

@@ -32,7 +32,8 @@ pub struct TrafficArgs {
     /// Most requests in flight at once; when reached, requests leave late (counted).
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Size of the simulated visitor pool (at most 762, one per RFC 5737 address).
+    /// Size of the simulated visitor pool (at most 100000; past 762, the RFC 5737 addresses are
+    /// shared, as behind a NAT).
     #[arg(long, default_value_t = 300)]
     pub visitors: u32,
     /// Most pages the crawl of the site fetches.

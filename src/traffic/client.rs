@@ -102,10 +102,13 @@ impl HttpClient {
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {
                 // The client's own message is only "client error (Connect)": say why.
-                let cause = std::error::Error::source(&e)
-                    .map(|s| format!(": {s}"))
-                    .unwrap_or_default();
-                format!("{e}{cause}")
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                message
             })?;
             let status = response.status();
             let content_type = response

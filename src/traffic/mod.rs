@@ -74,7 +74,7 @@ impl TrafficConfig {
         }
         if self.visitors == 0 || self.visitors > plan::MAX_VISITORS {
             bail!(
-                "--visitors must be between 1 and {} (one per RFC 5737 address), not {}",
+                "--visitors must be between 1 and {}, not {}",
                 plan::MAX_VISITORS,
                 self.visitors
             );

@@ -29,15 +29,19 @@ pub struct Page {
     pub assets: Vec<String>,
 }
 
-/// The most visitors a pool can have: one per address of the three RFC 5737 /24 ranges.
-pub const MAX_VISITORS: u32 = 3 * 254;
+/// The RFC 5737 addresses: the hosts of three /24 ranges.
+pub const ADDRESSES: u32 = 3 * 254;
+
+/// The most visitors a pool can have. Past [`ADDRESSES`], visitors share addresses (as behind a
+/// NAT) and are told apart, as the pipeline does, by address and user agent together.
+pub const MAX_VISITORS: u32 = 100_000;
 
 /// The RFC 5737 documentation ranges.
 const RANGES: [&str; 3] = ["192.0.2", "198.51.100", "203.0.113"];
 
-/// The address of visitor `i` (`i < MAX_VISITORS`): distinct for every `i`, spread over the
-/// three ranges.
+/// The address of visitor `i`: distinct for every `i < ADDRESSES`, spread over the three ranges.
 pub fn visitor_address(i: u32) -> String {
+    let i = i % ADDRESSES;
     let range = RANGES[(i % 3) as usize];
     // 97 is prime to 254, so `i / 3 ↦ host` visits every host once.
     let host = 1 + (i / 3 * 97) % 254;
@@ -347,8 +351,9 @@ mod tests {
 
     #[test]
     fn addresses_are_documentation_addresses_and_distinct() {
-        let all: HashSet<String> = (0..MAX_VISITORS).map(visitor_address).collect();
-        assert_eq!(all.len(), MAX_VISITORS as usize);
+        let all: HashSet<String> = (0..ADDRESSES).map(visitor_address).collect();
+        assert_eq!(all.len(), ADDRESSES as usize);
+        assert_eq!(visitor_address(ADDRESSES + 5), visitor_address(5));
         for a in &all {
             let (net, host) = a.rsplit_once('.').expect("dotted");
             assert!(RANGES.contains(&net), "{a}");

@@ -39,7 +39,8 @@ pub struct Summary {
     pub page_views: u64,
     /// Bot page requests answered.
     pub bot_views: u64,
-    /// Distinct human visitors (address and user agent) with at least one page view.
+    /// Distinct human visitors with at least one page view, told apart by address and user agent
+    /// (as the pipeline's visitor hash does).
     pub unique_visitors: u64,
     /// Human page views by path.
     pub by_path: BTreeMap<String, u64>,
@@ -70,8 +71,9 @@ pub struct Summary {
     pub elapsed_secs: f64,
     /// The first few distinct failure reasons.
     pub failures: Vec<String>,
+    /// Address and user agent of each counted visitor.
     #[serde(skip)]
-    visitors: BTreeSet<u32>,
+    visitors: BTreeSet<(String, String)>,
 }
 
 /// How many distinct failure reasons a summary keeps.
@@ -122,7 +124,14 @@ impl Summary {
             }
             Kind::Page => {
                 self.page_views += 1;
-                if self.visitors.insert(request.visitor) {
+                let header = |name: &str| {
+                    let value = request.headers.iter().find(|(n, _)| *n == name);
+                    value.map(|(_, v)| v.clone()).unwrap_or_default()
+                };
+                if self
+                    .visitors
+                    .insert((header("x-forwarded-for"), header("user-agent")))
+                {
                     self.unique_visitors += 1;
                 }
                 let add = |map: &mut BTreeMap<String, u64>, key: &str| {
