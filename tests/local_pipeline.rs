@@ -58,6 +58,29 @@ fn every_consumer_receives_page_views_and_everything_is_on_disk_after_shutdown()
         .collect();
     assert_eq!(failed, dead_letter);
     assert_eq!(consumers.failures.len(), 1);
+
+    // `tally failed list` shows it: time, id, error, cause; `--json` the whole event.
+    let list = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+        cmd.args(["failed", "list", "--data"]).arg(data.root());
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("run tally failed list");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let event = &dead_letter[0];
+    let line = format!(
+        "{}\t{}\t{}\t{}\n",
+        event["time"].as_str().unwrap_or_default(),
+        event["id"].as_str().unwrap_or_default(),
+        event["detail"]["error"].as_str().unwrap_or_default(),
+        event["detail"]["cause"].as_str().unwrap_or_default(),
+    );
+    assert_eq!(list(false), line);
+    let whole: serde_json::Value = serde_json::from_str(list(true).trim()).expect("json line");
+    assert_eq!(&whole, event);
 }
 
 #[test]

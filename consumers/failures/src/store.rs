@@ -1,5 +1,6 @@
 //! The local store: one JSON-lines file per UTC day, appended and fsynced.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -153,32 +154,32 @@ impl FailedEvents {
         line.push(b'\n');
 
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.ids.contains(&id) {
+        let State { ids, files } = &mut *state;
+        if ids.contains(&id) {
             return Ok(Appended::Duplicate);
         }
         let path = self.dir.join(format!("{day}.jsonl"));
-        if !state.files.contains_key(&day) {
-            let created = !path.exists();
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            if created {
-                // The new file's directory entry must survive a crash too.
-                File::open(&self.dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io_err(&self.dir))?;
+        let file = match files.entry(day) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(slot) => {
+                let created = !path.exists();
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
+                if created {
+                    // The new file's directory entry must survive a crash too.
+                    File::open(&self.dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(io_err(&self.dir))?;
+                }
+                slot.insert(file)
             }
-            state.files.insert(day.clone(), file);
-        }
-        let file = state
-            .files
-            .get_mut(&day)
-            .ok_or_else(|| FailuresError::NotAnEvent("no day file".into()))?;
+        };
         file.write_all(&line).map_err(io_err(&path))?;
         file.sync_data().map_err(io_err(&path))?;
-        state.ids.insert(id);
+        ids.insert(id);
         Ok(Appended::Written(path))
     }
 
