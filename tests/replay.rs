@@ -29,23 +29,23 @@ fn detail(i: usize, at: DateTime<Utc>) -> Value {
         "path": format!("/posts/{}/", i % 9),
         "occurred_at": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         "received_at": (at + Duration::milliseconds(40)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "device": if i % 3 == 0 { "mobile" } else { "desktop" },
+        "device": if i.is_multiple_of(3) { "mobile" } else { "desktop" },
         "os": "linux",
         "browser": BROWSERS[i % 3],
-        "is_bot": i % 17 == 0,
+        "is_bot": i.is_multiple_of(17),
         "referrer_same_site": false,
         "visitor_hash": format!("{:032x}", i % 23),
     });
-    if i % 17 == 0 {
+    if i.is_multiple_of(17) {
         d["bot_reason"] = json!("user_agent_pattern");
     }
     if let Some(c) = COUNTRIES[i % 4] {
         d["country"] = json!(c);
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         d["referrer_host"] = json!("news.example.org");
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         d["utm_campaign"] = json!("spring");
     }
     d
