@@ -1,6 +1,7 @@
 //! A local replay into the counters, per event: what `tally replay --consumer counters` does for
 //! each archive partition (read its gzipped NDJSON objects, sort the events by `occurred_at`,
-//! read each as a `CountedView`, apply them in batches of 20,000 per write transaction, sync),
+//! read each as a `CountedView`, apply them in batches of 20,000 per write transaction, sync; the
+//! next partition is read on a second thread meanwhile),
 //! over 100,000 archived events in 24 hour partitions, into an empty store. The command's engine
 //! lives in the `tally` binary, whose release build takes a quarter of an hour here; this bench
 //! runs the same library calls.
@@ -55,26 +56,34 @@ fn archive(root: &std::path::Path) -> Vec<Vec<ArchiveObject>> {
     groups
 }
 
+/// As `tally replay` does it: the next partition read and sorted on another thread while this
+/// one is applied.
 fn replay(groups: &[Vec<ArchiveObject>], store: &LocalCounters) -> usize {
     let now = Utc::now();
     let mut applied = 0;
-    for group in groups {
-        let events: Vec<Value> = read_in_event_order(group)
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
-        let mut views = Vec::with_capacity(BATCH);
-        for event in &events {
-            views.push(CountedView::from_event(event).unwrap());
-            if views.len() == BATCH {
-                applied += store.apply_batch_at(&views, now).unwrap().len();
-                views.clear();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for group in groups {
+                if tx.send(read_in_event_order(group).unwrap()).is_err() {
+                    return;
+                }
             }
+        });
+        for events in rx {
+            let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
+            let mut views = Vec::with_capacity(BATCH);
+            for event in &events {
+                views.push(CountedView::from_event(event).unwrap());
+                if views.len() == BATCH {
+                    applied += store.apply_batch_at(&views, now).unwrap().len();
+                    views.clear();
+                }
+            }
+            applied += store.apply_batch_at(&views, now).unwrap().len();
+            store.sync().unwrap();
         }
-        applied += store.apply_batch_at(&views, now).unwrap().len();
-        store.sync().unwrap();
-    }
+    });
     applied
 }
 
@@ -95,6 +104,40 @@ fn bench(c: &mut Criterion) {
                 LocalCounters::open(path).unwrap().sync_each_event(false)
             },
             |store| assert_eq!(replay(&groups, &store), EVENTS),
+            BatchSize::PerIteration,
+        );
+    });
+    // Where the time goes: reading the partitions alone, and applying parsed views alone.
+    group.bench_function("read and sort 100k archived events (no counters)", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for g in &groups {
+                n += read_in_event_order(g).unwrap().len();
+            }
+            assert_eq!(n, EVENTS);
+        });
+    });
+    let views: Vec<CountedView> = groups
+        .iter()
+        .flat_map(|g| read_in_event_order(g).unwrap())
+        .map(|(_, e)| CountedView::from_event(&e).unwrap())
+        .collect();
+    group.bench_function("apply 100k parsed views (no archive)", |b| {
+        b.iter_batched(
+            || {
+                let path = dir.path().join(format!(
+                    "counters-{}.redb",
+                    n.fetch_add(1, Ordering::Relaxed)
+                ));
+                LocalCounters::open(path).unwrap().sync_each_event(false)
+            },
+            |store| {
+                let now = Utc::now();
+                for chunk in views.chunks(BATCH) {
+                    store.apply_batch_at(chunk, now).unwrap();
+                }
+                store.sync().unwrap();
+            },
             BatchSize::PerIteration,
         );
     });
