@@ -54,16 +54,14 @@ pub fn entry_of(envelope: &Value, bus: &str) -> PutEventsRequestEntry {
     }
 }
 
+/// An entry with its index in the input.
+pub type Indexed = (usize, PutEventsRequestEntry);
+
 /// Splits entries into PutEvents requests of at most [`MAX_ENTRIES`] entries and
 /// [`MAX_REQUEST_SIZE`] bytes (as EventBridge counts them), in order. An entry too large for any
 /// request is returned apart, with its index.
-pub fn batches(
-    entries: Vec<PutEventsRequestEntry>,
-) -> (
-    Vec<Vec<(usize, PutEventsRequestEntry)>>,
-    Vec<(usize, PutEventsRequestEntry)>,
-) {
-    let mut out: Vec<Vec<(usize, PutEventsRequestEntry)>> = Vec::new();
+pub fn batches(entries: Vec<PutEventsRequestEntry>) -> (Vec<Vec<Indexed>>, Vec<Indexed>) {
+    let mut out: Vec<Vec<Indexed>> = Vec::new();
     let mut too_large = Vec::new();
     let mut size = 0;
     for (i, entry) in entries.into_iter().enumerate() {
@@ -123,7 +121,7 @@ pub async fn put_archived(
         loop {
             let sdk: Vec<SdkEntry> = pending.iter().map(|(_, e)| to_sdk(e)).collect();
             report.requests += 1;
-            let failed: Vec<((usize, PutEventsRequestEntry), String)> =
+            let failed: Vec<(Indexed, String)> =
                 match client.put_events().set_entries(Some(sdk)).send().await {
                     Ok(out) => pending
                         .into_iter()
