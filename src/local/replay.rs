@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -208,33 +208,46 @@ pub fn replay(
         }
     }
     let total = groups.len();
-    for (n, group) in groups.into_iter().enumerate() {
-        let events = read_in_event_order(&group).context("cannot read the archive")?;
-        report.events_read += events.len() as u64;
-        let mut batch = Vec::with_capacity(events.len());
-        for (_, mut event) in events {
-            let day = event_time(&event).map(|t| t.date_naive());
-            if !day.is_some_and(|d| options.from <= d && d <= options.to) {
-                report.events_outside_days += 1;
-                continue;
+    // The next partition is read and sorted on another thread while this one is delivered.
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for group in groups {
+                let events = read_in_event_order(&group);
+                if tx.send((group, events)).is_err() {
+                    return;
+                }
             }
-            if let Value::Object(map) = &mut event {
-                map.insert("replay-name".into(), Value::String(options.name.clone()));
+        });
+        for (n, (group, events)) in rx.iter().enumerate() {
+            let events = events.context("cannot read the archive")?;
+            report.events_read += events.len() as u64;
+            let mut batch = Vec::with_capacity(events.len());
+            for (_, mut event) in events {
+                let day = event_time(&event).map(|t| t.date_naive());
+                if !day.is_some_and(|d| options.from <= d && d <= options.to) {
+                    report.events_outside_days += 1;
+                    continue;
+                }
+                if let Value::Object(map) = &mut event {
+                    map.insert("replay-name".into(), Value::String(options.name.clone()));
+                }
+                batch.push(event);
             }
-            batch.push(event);
+            report.sink += sink.deliver(batch)?;
+            sink.commit()?;
+            checkpoint.record(group.iter().map(|o| o.key.as_str()))?;
+            report.objects_replayed += group.len();
+            report.seconds = started.elapsed().as_secs_f64();
+            report.events_per_second = report.events_read as f64 / report.seconds.max(1e-9);
+            progress(&report);
+            if n + 1 < total && stop(&report) {
+                report.complete = false;
+                break;
+            }
         }
-        report.sink += sink.deliver(batch)?;
-        sink.commit()?;
-        checkpoint.record(group.iter().map(|o| o.key.as_str()))?;
-        report.objects_replayed += group.len();
-        report.seconds = started.elapsed().as_secs_f64();
-        report.events_per_second = report.events_read as f64 / report.seconds.max(1e-9);
-        progress(&report);
-        if n + 1 < total && stop(&report) {
-            report.complete = false;
-            break;
-        }
-    }
+        Ok(())
+    })?;
     report.seconds = started.elapsed().as_secs_f64();
     report.events_per_second = report.events_read as f64 / report.seconds.max(1e-9);
     Ok(report)
