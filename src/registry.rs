@@ -132,7 +132,7 @@ fn same_json(existing: Option<&str>, new: &str) -> bool {
 }
 
 /// The SDK error with its sources, on one line.
-fn error_text(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

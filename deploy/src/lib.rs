@@ -156,26 +156,5 @@ pub fn render(sources: &Sources, options: &Options) -> Result<Templates, DeployE
 }
 
 /// A template as committed: pretty JSON with keys sorted (whatever serde_json's features) and a
-/// final newline.
-pub fn to_file_text(template: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(&sorted(template)).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
+/// final newline, exactly as the schema files are written.
+pub use tally_schema::generate::to_file_text;

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use tally_deploy::{Options, Sources};
 
 use super::deploy::{DeployArgs, render_checked};
+use crate::registry::error_text;
 
 /// Lambda@Edge functions live in us-east-1.
 pub const EDGE_REGION: &str = "us-east-1";
@@ -129,18 +130,6 @@ fn build_edge(config: &Value, dir: &Path) -> anyhow::Result<Vec<u8>> {
         bail!("tally edge package failed");
     }
     fs::read(&zip).with_context(|| format!("cannot read {}", zip.display()))
-}
-
-/// The error text of an SDK error, with the service's message.
-fn error_text<E: std::error::Error + 'static>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The stack's status and outputs, or `None` when it does not exist.

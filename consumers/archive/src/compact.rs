@@ -20,16 +20,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use flate2::Compression;
 use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
 
 use crate::read::{ArchiveObject, list_objects};
-use crate::writer::{BUFFER_DIR, buffered_arrivals, io_err, sync_dir};
+use crate::writer::{BUFFER_DIR, buffered_arrivals, io_err, sync_dir, write_gzip_object};
 use crate::{ArchiveConfig, ArchiveError};
 
 /// Where staging directories live, under the root.
@@ -170,7 +168,7 @@ fn compact_partition(
             .layout
             .object_key(oldest, &format!("{batch}{i:03}"))
             .name;
-        staged.push(write_object(&staging, &name, chunk)?);
+        staged.push(write_gzip_object(&staging, &name, chunk)?);
     }
     // Read back what will replace the sources: the same bytes, or nothing happens.
     let mut back = Vec::new();
@@ -260,18 +258,6 @@ fn read_raw(path: &Path) -> Result<Vec<u8>, ArchiveError> {
         bytes.push(b'\n');
     }
     Ok(bytes)
-}
-
-fn write_object(dir: &Path, name: &str, ndjson: &[u8]) -> Result<PathBuf, ArchiveError> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
-    let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    let mut gz = GzEncoder::new(file, Compression::default());
-    gz.write_all(ndjson).map_err(io_err("write", &tmp))?;
-    let file = gz.finish().map_err(io_err("write", &tmp))?;
-    file.sync_all().map_err(io_err("fsync", &tmp))?;
-    fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
-    Ok(path)
 }
 
 #[cfg(target_os = "linux")]

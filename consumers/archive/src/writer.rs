@@ -316,14 +316,7 @@ impl Archive {
         let key = self.config.layout.object_key(oldest, batch);
         let dir = self.config.root.join(&key.partition);
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        let tmp = dir.join(format!(".{}.tmp", key.name));
-        let path = dir.join(&key.name);
-        let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        let mut gz = GzEncoder::new(file, Compression::default());
-        gz.write_all(ndjson).map_err(io_err("write", &tmp))?;
-        let file = gz.finish().map_err(io_err("write", &tmp))?;
-        file.sync_all().map_err(io_err("fsync", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
+        let path = write_gzip_object(&dir, &key.name, ndjson)?;
         sync_dir(&dir)?;
         Ok(path)
     }
@@ -417,6 +410,24 @@ fn remove(path: &Path) -> Result<(), ArchiveError> {
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Writes `ndjson` gzipped as `dir/name`, atomically: a temp file, fsync, rename (the caller
+/// syncs the directory when the rename must be durable).
+pub(crate) fn write_gzip_object(
+    dir: &Path,
+    name: &str,
+    ndjson: &[u8],
+) -> Result<PathBuf, ArchiveError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+    let mut gz = GzEncoder::new(file, Compression::default());
+    gz.write_all(ndjson).map_err(io_err("write", &tmp))?;
+    let file = gz.finish().map_err(io_err("write", &tmp))?;
+    file.sync_all().map_err(io_err("fsync", &tmp))?;
+    fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
+    Ok(path)
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
