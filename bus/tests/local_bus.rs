@@ -518,7 +518,10 @@ fn shutdown_within_dead_letters_what_it_cannot_deliver() {
     let bus = LocalBus::builder(config())
         .rule(
             Rule::new("r", pattern(r#"{"source": ["tally"]}"#)).target(
+                // One at a time: a batch is tried together, so "queued, never tried" needs
+                // batches of one (batched_targets_are_abandoned_together covers batches).
                 Target::new("t", failing)
+                    .max_batch(1)
                     .retry_policy(slow_retries)
                     .dead_letter(Arc::new(JsonLinesFile::open(&path).unwrap())),
             ),
@@ -601,4 +604,215 @@ fn configuration_is_validated() {
     assert!(dup.unwrap_err().to_string().contains("duplicate rule name"));
     let bad_account = LocalBus::builder(BusConfig::new("b", "12", "us-east-1")).build();
     assert!(bad_account.unwrap_err().to_string().contains("12 digits"));
+}
+
+/// How a [`BatchSink`] answers a batch.
+#[derive(Clone, Copy)]
+enum BatchAnswer {
+    /// Every input delivered.
+    AllOk,
+    /// Odd-numbered inputs fail (retryably); one-by-one retries succeed.
+    OddFail,
+    /// No results at all (a broken sink).
+    NoResults,
+    /// Every input fails, batched or alone.
+    AllFail,
+}
+
+/// A sink that overrides `deliver_batch`: it records each batch's event numbers, and blocks
+/// its first call until `gate` is released, so a backlog builds up behind it.
+struct BatchSink {
+    answer: BatchAnswer,
+    batches: Mutex<Vec<Vec<u64>>>,
+    singles: Mutex<Vec<u64>>,
+    started: Mutex<Sender<()>>,
+    gate: Mutex<Receiver<()>>,
+}
+
+fn n_of(input: &TargetInput) -> u64 {
+    input.as_json().unwrap()["detail"]["n"].as_u64().unwrap()
+}
+
+impl BatchSink {
+    fn new(answer: BatchAnswer) -> (Arc<BatchSink>, Receiver<()>, Sender<()>) {
+        let (started_tx, started_rx) = mpsc::channel();
+        let (gate_tx, gate_rx) = mpsc::channel();
+        let sink = Arc::new(BatchSink {
+            answer,
+            batches: Mutex::new(Vec::new()),
+            singles: Mutex::new(Vec::new()),
+            started: Mutex::new(started_tx),
+            gate: Mutex::new(gate_rx),
+        });
+        (sink, started_rx, gate_tx)
+    }
+
+    fn wait_for_gate(&self) {
+        self.started.lock().unwrap().send(()).ok();
+        self.gate.lock().unwrap().recv().ok();
+    }
+}
+
+impl tally_bus::local::Deliver for BatchSink {
+    fn deliver(&self, input: &TargetInput) -> Result<(), DeliveryError> {
+        let first =
+            self.batches.lock().unwrap().is_empty() && self.singles.lock().unwrap().is_empty();
+        self.singles.lock().unwrap().push(n_of(input));
+        if first {
+            // The gated first event is delivered, whatever the answer, so the backlog after it
+            // reaches the batch path.
+            self.wait_for_gate();
+            return Ok(());
+        }
+        match self.answer {
+            BatchAnswer::AllFail => Err(DeliveryError::new("down")),
+            _ => Ok(()),
+        }
+    }
+
+    fn deliver_batch(&self, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        let ns: Vec<u64> = inputs.iter().map(n_of).collect();
+        self.batches.lock().unwrap().push(ns.clone());
+        match self.answer {
+            BatchAnswer::AllOk => ns.iter().map(|_| Ok(())).collect(),
+            BatchAnswer::OddFail => ns
+                .iter()
+                .map(|n| {
+                    if n % 2 == 1 {
+                        Err(DeliveryError::new("odd"))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .collect(),
+            BatchAnswer::NoResults => Vec::new(),
+            BatchAnswer::AllFail => ns.iter().map(|_| Err(DeliveryError::new("down"))).collect(),
+        }
+    }
+}
+
+/// Puts event 0 (the sink blocks on it), then events `1..=backlog`, then releases the sink.
+fn backlog_behind_a_blocked_sink(
+    sink: &Arc<BatchSink>,
+    started: &Receiver<()>,
+    gate: &Sender<()>,
+    target: impl FnOnce(Target) -> Target,
+    backlog: u64,
+) -> LocalBus {
+    let shared: Arc<dyn tally_bus::local::Deliver> = Arc::clone(sink) as _;
+    let bus = LocalBus::builder(config())
+        .rule(
+            Rule::new("r", pattern(r#"{"source": ["tally"]}"#))
+                .target(target(Target::with_sink("t", shared).max_batch(10))),
+        )
+        .build()
+        .unwrap();
+    bus.put(event("tally", 0)).unwrap();
+    started.recv_timeout(PATIENCE).unwrap();
+    for n in 1..=backlog {
+        bus.put(event("tally", n)).unwrap();
+    }
+    gate.send(()).unwrap();
+    bus
+}
+
+#[test]
+fn a_backlog_is_delivered_in_batches_in_queue_order() {
+    let (sink, started, gate) = BatchSink::new(BatchAnswer::AllOk);
+    let bus = backlog_behind_a_blocked_sink(&sink, &started, &gate, |t| t, 25);
+    let stats = bus.shutdown()[0].stats;
+    assert_eq!(
+        (stats.accepted, stats.delivered, stats.retried),
+        (26, 26, 0)
+    );
+    assert_eq!(
+        *sink.singles.lock().unwrap(),
+        vec![0],
+        "the first event came alone"
+    );
+    let batches = sink.batches.lock().unwrap().clone();
+    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        vec![10, 10, 5],
+        "the backlog, in batches of max_batch"
+    );
+    let order: Vec<u64> = batches.into_iter().flatten().collect();
+    assert_eq!(order, (1..=25).collect::<Vec<u64>>());
+}
+
+#[test]
+fn failed_inputs_of_a_batch_are_retried_alone() {
+    let (sink, started, gate) = BatchSink::new(BatchAnswer::OddFail);
+    let bus = backlog_behind_a_blocked_sink(
+        &sink,
+        &started,
+        &gate,
+        |t| t.retry_policy(fast_retries(3)),
+        10,
+    );
+    let stats = bus.shutdown()[0].stats;
+    assert_eq!(
+        (stats.delivered, stats.retried, stats.dead_lettered),
+        (11, 5, 0)
+    );
+    assert_eq!(*sink.singles.lock().unwrap(), vec![0, 1, 3, 5, 7, 9]);
+}
+
+#[test]
+fn a_batch_answered_with_the_wrong_count_is_retried_alone() {
+    let (sink, started, gate) = BatchSink::new(BatchAnswer::NoResults);
+    let bus = backlog_behind_a_blocked_sink(
+        &sink,
+        &started,
+        &gate,
+        |t| t.retry_policy(fast_retries(3)),
+        4,
+    );
+    let stats = bus.shutdown()[0].stats;
+    assert_eq!(
+        (stats.delivered, stats.retried, stats.dead_lettered),
+        (5, 4, 0)
+    );
+    assert_eq!(*sink.singles.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn batched_targets_are_abandoned_together() {
+    let (sink, started, gate) = BatchSink::new(BatchAnswer::AllFail);
+    let dir = TempDir::new("batch-grace");
+    let path = dir.0.join("dlq.jsonl");
+    let slow_retries = RetryPolicy::new(185, 86_400)
+        .unwrap()
+        .with_backoff(Duration::from_secs(3600), 2.0, Duration::from_secs(3600))
+        .unwrap();
+    let dlq: Arc<dyn DeadLetter> = Arc::new(JsonLinesFile::open(&path).unwrap());
+    let bus = backlog_behind_a_blocked_sink(
+        &sink,
+        &started,
+        &gate,
+        |t| t.retry_policy(slow_retries).dead_letter(dlq),
+        5,
+    );
+    // Wait until the backlog's batch has been tried, then give up on it.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while sink.batches.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let stats = bus.shutdown_within(Duration::from_millis(50))[0].stats;
+    assert_eq!(
+        (stats.accepted, stats.dead_lettered, stats.delivered),
+        (6, 5, 1)
+    );
+    let records = read_dead_letters(&path).unwrap();
+    assert_eq!(records.len(), 5);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.condition == DeadLetterCondition::Shutdown)
+    );
+    assert!(
+        records.iter().all(|r| r.attempts == 1),
+        "each was tried once, in its batch"
+    );
 }

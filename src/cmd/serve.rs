@@ -40,9 +40,14 @@ pub struct ServeArgs {
     /// --trust-proxy; generated into DATA/api-token when not given.
     #[arg(long)]
     api_token: Option<String>,
-    /// Page views waiting for the pipeline, at most; beyond, they go to a dead-letter file.
+    /// Page views waiting for the pipeline in memory, at most; beyond, they wait in the spool
+    /// (DATA/spool/serve-feed.jsonl) until the pipeline catches up.
     #[arg(long, default_value_t = 10_000)]
     queue: usize,
+    /// The pipeline threads' nice value (Linux): 19, the lowest priority, lets serving win on a
+    /// saturated machine (the pipeline catches up later); 0 runs them at the server's priority.
+    #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pipeline_nice: i32,
     /// Seconds a client has to send a request's headers; slower clients are cut off.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout: u64,
@@ -63,6 +68,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("TALLY_API_TOKEN").ok())
         .filter(|t| !t.is_empty());
     config.queue_capacity = args.queue;
+    config.pipeline_nice = args.pipeline_nice;
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     serve::run(config)?;

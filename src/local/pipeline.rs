@@ -52,6 +52,11 @@ impl DataDir {
         self.root.join("dead-letters")
     }
 
+    /// Page views `tally serve` accepted and the pipeline has not run yet (its overflow spool).
+    pub fn spool(&self) -> PathBuf {
+        self.root.join("spool")
+    }
+
     /// The `PageView.Failed` events, one JSON-lines file per UTC day (`tally failed list`).
     pub fn failed(&self) -> PathBuf {
         self.root.join("failed")

@@ -29,6 +29,10 @@ pub struct ServeConfig {
     pub queue_capacity: usize,
     /// Pipeline worker threads (each runs the enrichment state machine).
     pub workers: usize,
+    /// The nice value of every pipeline thread (Linux; 0 to 19). The default, 19, the lowest
+    /// priority, lets serving win when the machine is saturated: the queue overflows into the
+    /// spool and the pipeline catches up when the load drops. 0: the server's own priority.
+    pub pipeline_nice: i32,
     /// Open connections, at most; beyond, new connections are closed at once.
     pub max_connections: usize,
     /// Request headers, at most (more: `431`).
@@ -59,6 +63,7 @@ impl ServeConfig {
             api_token: None,
             queue_capacity: 10_000,
             workers: 2,
+            pipeline_nice: 19,
             max_connections: 1024,
             max_headers: 64,
             max_header_bytes: 16 * 1024,

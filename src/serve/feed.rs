@@ -2,18 +2,22 @@
 //! threads, each running the enrichment state machine (`state-machines/enrich.asl.json`) with its
 //! `events:putEvents` task onto the local bus, where every declared consumer takes them.
 //!
-//! The response never waits on the pipeline. When the queue is full the view is not dropped: it
-//! is appended to `DATA/dead-letters/serve-feed.jsonl` with the reason, and counted. An execution
-//! that fails (after the state machine's own dead-letter path) is written there too.
+//! The response never waits on the pipeline. When the queue is full the view is appended to the
+//! spool (`DATA/spool/serve-feed.jsonl`, see [`super::spool`]), which the workers work through
+//! whenever the queue is empty: a burst beyond what the pipeline keeps up with is counted late,
+//! not lost. An execution that fails (after the state machine's own dead-letter path), a view the
+//! spool cannot take and an unreadable spool line go to `DATA/dead-letters/serve-feed.jsonl` with
+//! the reason, and are counted.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -23,6 +27,7 @@ use tally_bus::local::LocalBus;
 use tally_edge::EdgeView;
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
+use super::spool::{Spool, Spooled};
 use crate::local::{self, PutEventsTask};
 
 /// The enrichment state machine's definition.
@@ -33,6 +38,8 @@ pub const ENRICH_ASL: &str = include_str!("../../state-machines/enrich.asl.json"
 pub struct FeedStats {
     /// Page views handed to the queue.
     pub queued: AtomicU64,
+    /// Page views written to the spool (the queue was full).
+    pub spooled: AtomicU64,
     /// Executions that succeeded (the view, or its dead-letter event, is on the bus).
     pub executed: AtomicU64,
     /// Views written to the feed's dead-letter file (queue full, or the execution failed).
@@ -44,6 +51,10 @@ pub struct FeedStats {
 pub struct FeedCounts {
     /// Page views handed to the queue.
     pub queued: u64,
+    /// Page views written to the spool (the queue was full).
+    pub spooled: u64,
+    /// Page views in the spool now, waiting for the pipeline.
+    pub backlog: u64,
     /// Executions that succeeded.
     pub executed: u64,
     /// Views in the feed's dead-letter file.
@@ -51,10 +62,12 @@ pub struct FeedCounts {
 }
 
 impl FeedStats {
-    /// The counts now.
-    pub fn snapshot(&self) -> FeedCounts {
+    /// The counts now, with the spool's `backlog`.
+    pub fn snapshot(&self, backlog: u64) -> FeedCounts {
         FeedCounts {
             queued: self.queued.load(Ordering::Relaxed),
+            spooled: self.spooled.load(Ordering::Relaxed),
+            backlog,
             executed: self.executed.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
         }
@@ -70,7 +83,11 @@ struct DeadLetters {
 
 impl DeadLetters {
     fn write(&self, reason: &str, view: &EdgeView) {
-        let line = json!({"reason": reason, "at": Utc::now(), "view": view}).to_string();
+        self.write_value(json!({"reason": reason, "at": Utc::now(), "view": view}));
+    }
+
+    fn write_value(&self, value: serde_json::Value) {
+        let line = value.to_string();
         let Ok(mut file) = self.file.lock() else {
             return;
         };
@@ -97,16 +114,20 @@ pub struct Feed {
     workers: Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<FeedStats>,
     dead: Arc<DeadLetters>,
+    spool: Arc<Spool>,
 }
 
 impl Feed {
-    /// Starts `workers` threads putting onto `bus`, behind a queue of `capacity` views; the
-    /// dead-letter file is `dead_letter_dir/serve-feed.jsonl`.
+    /// Starts `workers` threads putting onto `bus`, behind a queue of `capacity` views that
+    /// overflows into the spool at `spool`; the dead-letter file is
+    /// `dead_letter_dir/serve-feed.jsonl`. Views a previous server left in the spool are run
+    /// first. The workers inherit the calling thread's scheduling priority.
     pub fn start(
         bus: Arc<LocalBus>,
         capacity: usize,
         workers: usize,
         dead_letter_dir: PathBuf,
+        spool: &std::path::Path,
     ) -> anyhow::Result<Feed> {
         let subst = BTreeMap::from([("EventBusName".to_owned(), local::BUS_NAME.to_owned())]);
         let machine = Arc::new(
@@ -119,21 +140,28 @@ impl Feed {
             path: dead_letter_dir.join("serve-feed.jsonl"),
             file: Mutex::new(None),
         });
+        let (spool, left) = Spool::open(spool)
+            .with_context(|| format!("cannot open the spool {}", spool.display()))?;
+        if left > 0 {
+            tracing::info!(views = left, path = %spool.path().display(), "spool: page views a previous server left, to be counted now");
+        }
+        let spool = Arc::new(spool);
         let stats = Arc::new(FeedStats::default());
         let (sender, receiver) = sync_channel::<EdgeView>(capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         let mut handles = Vec::new();
         for i in 0..workers.max(1) {
-            let (bus, machine, receiver, stats, dead) = (
-                Arc::clone(&bus),
-                Arc::clone(&machine),
-                Arc::clone(&receiver),
-                Arc::clone(&stats),
-                Arc::clone(&dead),
-            );
+            let worker = Worker {
+                bus: Arc::clone(&bus),
+                machine: Arc::clone(&machine),
+                stats: Arc::clone(&stats),
+                dead: Arc::clone(&dead),
+                spool: Arc::clone(&spool),
+            };
+            let receiver = Arc::clone(&receiver);
             let handle = std::thread::Builder::new()
                 .name(format!("tally-serve-feed-{i}"))
-                .spawn(move || work(&bus, &machine, &receiver, &stats, &dead))
+                .spawn(move || worker.run(&receiver))
                 .context("cannot start a pipeline worker")?;
             handles.push(handle);
         }
@@ -142,10 +170,11 @@ impl Feed {
             workers: Mutex::new(handles),
             stats,
             dead,
+            spool,
         })
     }
 
-    /// Hands `view` to the pipeline without waiting; a full queue sends it to the dead letters.
+    /// Hands `view` to the pipeline without waiting; a full queue sends it to the spool.
     pub fn send(&self, view: EdgeView) {
         let sent = match self.sender.lock() {
             Ok(s) => match s.as_ref() {
@@ -158,10 +187,16 @@ impl Feed {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
             }
-            Err(TrySendError::Full(view)) => {
-                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.dead.write("queue full: the pipeline is behind", &view);
-            }
+            Err(TrySendError::Full(view)) => match self.spool.push(&view) {
+                Ok(()) => {
+                    self.stats.spooled.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("queue full, and the spool cannot take the view: {e}");
+                    self.dead.write(&reason, &view);
+                }
+            },
             Err(TrySendError::Disconnected(view)) => {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 self.dead.write("the pipeline is shut down", &view);
@@ -171,10 +206,10 @@ impl Feed {
 
     /// The counts.
     pub fn stats(&self) -> FeedCounts {
-        self.stats.snapshot()
+        self.stats.snapshot(self.spool.pending())
     }
 
-    /// Closes the queue and waits until the workers have run every queued view.
+    /// Closes the queue and waits until the workers have run every queued and spooled view.
     pub fn close(&self) {
         if let Ok(mut s) = self.sender.lock() {
             s.take();
@@ -190,28 +225,91 @@ impl Feed {
     }
 }
 
-fn work(
-    bus: &LocalBus,
-    machine: &Definition,
-    receiver: &Mutex<Receiver<EdgeView>>,
-    stats: &FeedStats,
-    dead: &DeadLetters,
-) {
-    let task = PutEventsTask::new(bus);
-    loop {
-        let next = match receiver.lock() {
-            Ok(r) => r.recv(),
-            Err(_) => return,
+/// How long an idle worker waits on the queue before it looks at the spool again.
+const IDLE: Duration = Duration::from_millis(100);
+
+/// Spooled views a worker takes at a time.
+const SPOOL_BATCH: usize = 64;
+
+/// One pipeline worker.
+struct Worker {
+    bus: Arc<LocalBus>,
+    machine: Arc<Definition>,
+    stats: Arc<FeedStats>,
+    dead: Arc<DeadLetters>,
+    spool: Arc<Spool>,
+}
+
+impl Worker {
+    /// Runs queued views, and spooled ones whenever the queue is empty, until the queue is
+    /// closed and both are empty.
+    fn run(&self, receiver: &Mutex<Receiver<EdgeView>>) {
+        let task = PutEventsTask::new(&self.bus);
+        loop {
+            let wait = if self.spool.pending() > 0 {
+                Duration::ZERO
+            } else {
+                IDLE
+            };
+            let next = match receiver.lock() {
+                Ok(r) => r.recv_timeout(wait),
+                Err(_) => return,
+            };
+            match next {
+                Ok(view) => self.execute(&task, &view),
+                Err(RecvTimeoutError::Timeout) => {
+                    if !self.from_spool(&task) {
+                        self.spool_error(self.spool.flush());
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    while self.from_spool(&task) {}
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs a batch of spooled views; false when the spool is empty (or unreadable).
+    fn from_spool(&self, task: &PutEventsTask<'_>) -> bool {
+        let taken = match self.spool.take(SPOOL_BATCH) {
+            Ok(taken) => taken,
+            Err(e) => {
+                self.spool_error(Err(e));
+                return false;
+            }
         };
-        let Ok(view) = next else {
-            return;
-        };
-        let input = match serde_json::to_value(&view) {
+        if taken.is_empty() {
+            return false;
+        }
+        for spooled in taken {
+            match spooled {
+                Spooled::View(view) => self.execute(task, &view),
+                Spooled::Unreadable { line, reason } => {
+                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    self.dead.write_value(
+                        json!({"reason": format!("spool: {reason}"), "at": Utc::now(), "line": line}),
+                    );
+                }
+            }
+        }
+        true
+    }
+
+    fn spool_error(&self, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            tracing::error!(path = %self.spool.path().display(), error = %e, "cannot use the spool");
+        }
+    }
+
+    fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView) {
+        let (stats, dead) = (&self.stats, &self.dead);
+        let input = match serde_json::to_value(view) {
             Ok(v) => v,
             Err(e) => {
                 stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                dead.write(&format!("cannot serialise the view: {e}"), &view);
-                continue;
+                dead.write(&format!("cannot serialise the view: {e}"), view);
+                return;
             }
         };
         let exec = ExecutionContext {
@@ -224,13 +322,13 @@ fn work(
             state_machine_name: "enrich".into(),
             start_time: Utc::now(),
         };
-        match machine.execute(input, &exec, &task, &RealSleeper) {
+        match self.machine.execute(input, &exec, task, &RealSleeper) {
             ExecutionResult::Succeeded { .. } => {
                 stats.executed.fetch_add(1, Ordering::Relaxed);
             }
             ExecutionResult::Failed { error, cause, .. } => {
                 stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                dead.write(&format!("enrichment failed: {error}: {cause}"), &view);
+                dead.write(&format!("enrichment failed: {error}: {cause}"), view);
             }
         }
     }

@@ -19,8 +19,10 @@ pub mod dashboard;
 pub mod example_site;
 pub mod feed;
 pub mod files;
+pub mod priority;
 pub mod secret;
 pub mod server;
+pub mod spool;
 pub mod viewer;
 
 pub use config::ServeConfig;

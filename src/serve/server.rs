@@ -94,25 +94,10 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (local_pipeline, pipeline) = if config.no_pipeline {
         (None, None)
     } else {
-        let (lp, recovery) = LocalPipeline::open(&data)?;
-        if recovery.records > 0 {
-            tracing::info!(
-                records = recovery.records,
-                "archive: recovered buffered records"
-            );
-        }
-        let feed = Feed::start(
-            Arc::clone(lp.bus()),
-            config.queue_capacity,
-            config.workers,
-            data.dead_letters(),
-        )?;
-        let pipeline = Pipeline {
-            feed,
-            counters: Arc::clone(&lp.consumers().counters),
-            archive: Arc::clone(&lp.consumers().archive),
-            data: data.clone(),
-        };
+        let (data, capacity, workers) = (data.clone(), config.queue_capacity, config.workers);
+        let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
+            open_pipeline(data, capacity, workers)
+        })??;
         (Some(lp), Some(pipeline))
     };
     let app = Arc::new(App {
@@ -145,8 +130,11 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         p.feed.close();
         let counts = p.feed.stats();
         eprintln!(
-            "tally serve: drained {} page view(s) ({} executed, {} dead-lettered)",
-            counts.queued, counts.executed, counts.dead_lettered
+            "tally serve: drained {} page view(s) ({} executed, {} dead-lettered, {} by way of the spool)",
+            counts.queued + counts.spooled,
+            counts.executed,
+            counts.dead_lettered,
+            counts.spooled
         );
     }
     if let Some(lp) = local_pipeline {
@@ -157,6 +145,36 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         app.served.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// Opens the consumers, the bus and the feed (on the lowered-priority thread: every thread they
+/// start inherits its priority).
+fn open_pipeline(
+    data: DataDir,
+    capacity: usize,
+    workers: usize,
+) -> anyhow::Result<(LocalPipeline, Pipeline)> {
+    let (lp, recovery) = LocalPipeline::open(&data)?;
+    if recovery.records > 0 {
+        tracing::info!(
+            records = recovery.records,
+            "archive: recovered buffered records"
+        );
+    }
+    let feed = Feed::start(
+        Arc::clone(lp.bus()),
+        capacity,
+        workers,
+        data.dead_letters(),
+        &data.spool().join("serve-feed.jsonl"),
+    )?;
+    let pipeline = Pipeline {
+        feed,
+        counters: Arc::clone(&lp.consumers().counters),
+        archive: Arc::clone(&lp.consumers().archive),
+        data,
+    };
+    Ok((lp, pipeline))
 }
 
 async fn serve(app: Arc<App>) -> anyhow::Result<()> {

@@ -18,6 +18,16 @@ use super::retry::RetryPolicy;
 pub trait Deliver: Send + Sync + 'static {
     /// Delivers one input.
     fn deliver(&self, input: &TargetInput) -> Result<(), DeliveryError>;
+
+    /// Delivers several inputs that were waiting together in the target's queue (at most
+    /// [`Target::max_batch`]), returning one result per input, in order. The default delivers
+    /// them one by one; a sink that can do better (one transaction, one fsync) overrides it.
+    /// Inputs that fail are retried one by one with [`Deliver::deliver`], under the target's
+    /// retry policy; a panic, or a result count that differs from the input count, fails the
+    /// whole batch (so some inputs may be delivered twice, as EventBridge may).
+    fn deliver_batch(&self, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        inputs.iter().map(|input| self.deliver(input)).collect()
+    }
 }
 
 impl<F> Deliver for F
@@ -39,11 +49,16 @@ pub struct Target {
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: Arc<dyn DeadLetter>,
     pub(crate) queue_capacity: usize,
+    pub(crate) max_batch: usize,
 }
 
 impl Target {
     /// Queue capacity unless set with [`Target::queue_capacity`].
     pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+    /// Inputs handed to [`Deliver::deliver_batch`] at once, at most, unless set with
+    /// [`Target::max_batch`].
+    pub const DEFAULT_MAX_BATCH: usize = 64;
 
     /// A target that receives the whole event, with the default retry policy,
     /// dead letters written to stderr ([`StderrDeadLetter`]) and a queue of
@@ -61,6 +76,7 @@ impl Target {
             retry: RetryPolicy::default(),
             dead_letter: Arc::new(StderrDeadLetter),
             queue_capacity: Target::DEFAULT_QUEUE_CAPACITY,
+            max_batch: Target::DEFAULT_MAX_BATCH,
         }
     }
 
@@ -89,6 +105,13 @@ impl Target {
         self
     }
 
+    /// Sets how many queued inputs the worker hands to [`Deliver::deliver_batch`] at once, at
+    /// most (1: one at a time). The worker never waits to fill a batch: it takes what is queued.
+    pub fn max_batch(mut self, max: usize) -> Target {
+        self.max_batch = max.max(1);
+        self
+    }
+
     /// The target id.
     pub fn id(&self) -> &str {
         &self.id
@@ -102,6 +125,7 @@ impl fmt::Debug for Target {
             .field("input", &self.input)
             .field("retry", &self.retry)
             .field("queue_capacity", &self.queue_capacity)
+            .field("max_batch", &self.max_batch)
             .finish_non_exhaustive()
     }
 }

@@ -137,90 +137,139 @@ enum Outcome {
 impl Worker {
     /// Serves the queue until every sender is gone and the queue is empty.
     /// `_done` is dropped on return, which tells the bus this worker finished.
+    ///
+    /// Takes what is queued, up to the target's `max_batch`, without waiting for more.
     pub(crate) fn run(self, queue: Receiver<Job>, _done: Sender<()>) {
-        while let Ok(job) = queue.recv() {
-            match self.process(&job) {
-                Outcome::Delivered => {
-                    self.counters.delivered.fetch_add(1, Ordering::SeqCst);
+        let max = self.target.max_batch.max(1);
+        let mut jobs = Vec::with_capacity(max);
+        while let Ok(first) = queue.recv() {
+            jobs.push(first);
+            while jobs.len() < max {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
                 }
-                Outcome::Dead {
-                    condition,
-                    attempts,
-                    reason,
-                    input,
-                } => self.dead_letter(&job, condition, attempts, reason, input),
             }
+            self.process(&jobs);
+            jobs.clear();
         }
     }
 
-    fn process(&self, job: &Job) -> Outcome {
-        let dead =
-            |condition, attempts, reason: String, input: Option<&TargetInput>| Outcome::Dead {
-                condition,
-                attempts,
-                reason,
-                input: input.map(TargetInput::to_value),
-            };
+    /// Renders and delivers `jobs`: together first, then the failed ones one by one under the
+    /// retry policy.
+    fn process(&self, jobs: &[Job]) {
         if self.abandon.is_set() {
-            return dead(DeadLetterCondition::Shutdown, 0, shutdown_reason(), None);
+            for job in jobs {
+                let outcome = dead(DeadLetterCondition::Shutdown, 0, shutdown_reason(), None);
+                self.finish(job, outcome);
+            }
+            return;
         }
+        // Per job, in queue order: the index of its input, or how it already ended.
+        let mut slots = Vec::with_capacity(jobs.len());
+        let mut inputs = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            slots.push(match self.render(job) {
+                Ok(input) => {
+                    inputs.push(input);
+                    Ok(inputs.len() - 1)
+                }
+                Err(outcome) => Err(outcome),
+            });
+        }
+        // One result per input (`attempt_batch` guarantees the count).
+        let mut first = match inputs.len() {
+            0 => Vec::new(),
+            1 => vec![self.attempt(&inputs[0])],
+            n => self.attempt_batch(&inputs, n),
+        };
+        for (job, slot) in jobs.iter().zip(slots) {
+            let outcome = match slot {
+                Ok(i) => {
+                    let result = std::mem::replace(&mut first[i], Ok(()));
+                    self.retry(job, &inputs[i], result)
+                }
+                Err(outcome) => outcome,
+            };
+            self.finish(job, outcome);
+        }
+    }
+
+    fn render(&self, job: &Job) -> Result<TargetInput, Outcome> {
         let ctx = RenderContext {
             rule_name: &self.rule,
             rule_arn: &self.rule_arn,
             ingestion_time: &job.ingestion_time,
         };
-        let input = match self.target.input.render(&job.event, &ctx) {
-            Ok(input) => input,
-            Err(e) => {
-                let reason = format!("{e}; output was: {}", e.output);
-                return dead(DeadLetterCondition::InvalidInput, 0, reason, None);
-            }
-        };
+        self.target.input.render(&job.event, &ctx).map_err(|e| {
+            let reason = format!("{e}; output was: {}", e.output);
+            dead(DeadLetterCondition::InvalidInput, 0, reason, None)
+        })
+    }
+
+    /// Takes the first attempt's `result` and retries under the policy until delivered or dead.
+    fn retry(&self, job: &Job, input: &TargetInput, first: Result<(), DeliveryError>) -> Outcome {
         let policy = &self.target.retry;
-        let mut attempts: u32 = 0;
+        let mut attempts: u32 = 1;
+        let mut result = first;
         loop {
-            attempts += 1;
-            let err = match self.attempt(&input) {
+            let err = match result {
                 Ok(()) => return Outcome::Delivered,
                 Err(e) => e,
             };
             if err.is_permanent() {
                 let condition = DeadLetterCondition::PermanentFailure;
-                return dead(condition, attempts, err.message().to_owned(), Some(&input));
+                return dead(condition, attempts, err.message().to_owned(), Some(input));
             }
             if attempts > policy.maximum_retry_attempts() {
                 let condition = DeadLetterCondition::MaximumRetryAttempts;
-                return dead(condition, attempts, err.message().to_owned(), Some(&input));
+                return dead(condition, attempts, err.message().to_owned(), Some(input));
             }
             let delay = policy.delay(attempts);
             if job.accepted.elapsed() + delay > policy.maximum_event_age() {
                 let condition = DeadLetterCondition::MaximumEventAge;
-                return dead(condition, attempts, err.message().to_owned(), Some(&input));
+                return dead(condition, attempts, err.message().to_owned(), Some(input));
             }
             if self.abandon.sleep(delay) {
                 let reason = format!("{}; last error: {}", shutdown_reason(), err.message());
-                return dead(
-                    DeadLetterCondition::Shutdown,
-                    attempts,
-                    reason,
-                    Some(&input),
-                );
+                return dead(DeadLetterCondition::Shutdown, attempts, reason, Some(input));
             }
             self.counters.retried.fetch_add(1, Ordering::SeqCst);
+            attempts += 1;
+            result = self.attempt(input);
+        }
+    }
+
+    fn finish(&self, job: &Job, outcome: Outcome) {
+        match outcome {
+            Outcome::Delivered => {
+                self.counters.delivered.fetch_add(1, Ordering::SeqCst);
+            }
+            Outcome::Dead {
+                condition,
+                attempts,
+                reason,
+                input,
+            } => self.dead_letter(job, condition, attempts, reason, input),
         }
     }
 
     fn attempt(&self, input: &TargetInput) -> Result<(), DeliveryError> {
         match catch_unwind(AssertUnwindSafe(|| self.target.sink.deliver(input))) {
             Ok(result) => result,
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
-                Err(DeliveryError::new(format!("target panicked: {msg}")))
-            }
+            Err(panic) => Err(panicked(&*panic)),
+        }
+    }
+
+    fn attempt_batch(&self, inputs: &[TargetInput], n: usize) -> Vec<Result<(), DeliveryError>> {
+        let all = |e: DeliveryError| (0..n).map(|_| Err(e.clone())).collect();
+        match catch_unwind(AssertUnwindSafe(|| self.target.sink.deliver_batch(inputs))) {
+            Ok(results) if results.len() == n => results,
+            Ok(results) => all(DeliveryError::new(format!(
+                "target returned {} results for a batch of {n} inputs",
+                results.len()
+            ))),
+            Err(panic) => all(panicked(&*panic)),
         }
     }
 
@@ -264,6 +313,29 @@ impl Worker {
             }
         }
     }
+}
+
+fn dead(
+    condition: DeadLetterCondition,
+    attempts: u32,
+    reason: String,
+    input: Option<&TargetInput>,
+) -> Outcome {
+    Outcome::Dead {
+        condition,
+        attempts,
+        reason,
+        input: input.map(TargetInput::to_value),
+    }
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> DeliveryError {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    DeliveryError::new(format!("target panicked: {msg}"))
 }
 
 fn shutdown_reason() -> String {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tally_bus::local::{DeliveryError, JsonLinesFile, Rule, Target, TargetInput};
+use tally_bus::local::{Deliver, DeliveryError, JsonLinesFile, Rule, Target, TargetInput};
 
 use crate::{ContractError, Declaration};
 
@@ -16,6 +16,17 @@ pub trait LocalConsumer: Send + Sync + 'static {
     /// Handles one input from the rule named `rule` (the declaration's rule name). Must be
     /// idempotent: the bus delivers at least once, so the same event may come again.
     fn handle(&self, rule: &str, input: &TargetInput) -> Result<(), DeliveryError>;
+
+    /// Handles several inputs of the rule `rule` that were queued together, returning one
+    /// result per input, in order. The default calls [`LocalConsumer::handle`] for each; a
+    /// consumer that can commit a batch at once (one transaction, one fsync) overrides it. What
+    /// fails is retried alone, through `handle`.
+    fn handle_batch(&self, rule: &str, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        inputs
+            .iter()
+            .map(|input| self.handle(rule, input))
+            .collect()
+    }
 
     /// Makes everything accepted durable (called on shutdown, after the bus has drained).
     fn flush(&self) -> Result<(), String> {
@@ -46,10 +57,9 @@ pub fn local_rules(
             .retry
             .with_backoff(Duration::from_millis(100), 2.0, Duration::from_secs(30))
             .map_err(|e| ContractError::Bus(e.to_string()))?;
-        let sink = {
-            let consumer = Arc::clone(&consumer);
-            let name = decl.name.clone();
-            move |input: &TargetInput| consumer.handle(&name, input)
+        let sink = ConsumerSink {
+            consumer: Arc::clone(&consumer),
+            rule: decl.name.clone(),
         };
         let target = Target::new(&declaration.name, sink)
             .input(rule.input)
@@ -58,4 +68,20 @@ pub fn local_rules(
         rules.push(Rule::new(rule.bus_name, rule.pattern).target(target));
     }
     Ok(rules)
+}
+
+/// One consumer rule's bus sink: single inputs to `handle`, batches to `handle_batch`.
+struct ConsumerSink {
+    consumer: Arc<dyn LocalConsumer>,
+    rule: String,
+}
+
+impl Deliver for ConsumerSink {
+    fn deliver(&self, input: &TargetInput) -> Result<(), DeliveryError> {
+        self.consumer.handle(&self.rule, input)
+    }
+
+    fn deliver_batch(&self, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        self.consumer.handle_batch(&self.rule, inputs)
+    }
 }

@@ -356,21 +356,49 @@ impl LocalConsumer for LocalCounters {
         crate::declaration()
     }
 
-    fn handle(&self, _rule: &str, input: &TargetInput) -> Result<(), DeliveryError> {
-        let TargetInput::Json(event) = input else {
-            return Err(DeliveryError::permanent(
-                "the counters take whole events, not text",
-            ));
+    fn handle(&self, rule: &str, input: &TargetInput) -> Result<(), DeliveryError> {
+        // One input, one result.
+        self.handle_batch(rule, std::slice::from_ref(input))
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// The batch's views in one transaction: one commit (and, by default, one fsync) for all.
+    /// An input that is not a page view fails alone; a failed commit fails every view.
+    fn handle_batch(&self, _rule: &str, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        let mut views = Vec::with_capacity(inputs.len());
+        // Per input: why it is not a page view, or `None` when it is in `views`.
+        let mut rejected = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let view = match input {
+                TargetInput::Json(event) => CountedView::from_event(event)
+                    .map_err(|e| DeliveryError::permanent(e.to_string())),
+                TargetInput::Text(_) => Err(DeliveryError::permanent(
+                    "the counters take whole events, not text",
+                )),
+            };
+            rejected.push(view.map(|v| views.push(v)).err());
+        }
+        let committed = if views.is_empty() {
+            Ok(())
+        } else {
+            self.apply_batch_at(&views, Utc::now())
+                .map(|_| ())
+                .map_err(|e| {
+                    if e.is_permanent() {
+                        DeliveryError::permanent(e.to_string())
+                    } else {
+                        DeliveryError::new(e.to_string())
+                    }
+                })
         };
-        let view =
-            CountedView::from_event(event).map_err(|e| DeliveryError::permanent(e.to_string()))?;
-        self.apply(&view).map(|_| ()).map_err(|e| {
-            if e.is_permanent() {
-                DeliveryError::permanent(e.to_string())
-            } else {
-                DeliveryError::new(e.to_string())
-            }
-        })
+        rejected
+            .into_iter()
+            .map(|r| match (r, &committed) {
+                (Some(e), _) => Err(e),
+                (None, result) => result.clone(),
+            })
+            .collect()
     }
 
     fn flush(&self) -> Result<(), String> {

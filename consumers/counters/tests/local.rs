@@ -346,6 +346,40 @@ fn live_view_and_expiry() {
 }
 
 #[test]
+fn a_batch_counts_like_one_by_one_and_fails_only_what_it_cannot_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let batched = LocalCounters::open(dir.path().join("batched.redb")).unwrap();
+    let single = LocalCounters::open(dir.path().join("single.redb")).unwrap();
+    let details = support::details(11, 200);
+    let mut inputs: Vec<TargetInput> = details
+        .iter()
+        .map(|d| TargetInput::Json(support::event(d)))
+        .collect();
+    // A repeat inside the batch, text, and an event that is not a page view.
+    inputs.insert(50, inputs[10].clone());
+    inputs.insert(100, TargetInput::Text("hello".into()));
+    inputs.insert(150, TargetInput::Json(json!({"detail": {"site": "x"}})));
+    let results = batched.handle_batch("page-views", &inputs);
+    assert_eq!(results.len(), inputs.len());
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            100 | 150 => assert!(result.as_ref().unwrap_err().is_permanent(), "input {i}"),
+            _ => assert!(result.is_ok(), "input {i}: {result:?}"),
+        }
+    }
+    for input in &inputs {
+        single.handle("page-views", input).ok();
+    }
+    assert_eq!(counters_map(&batched), support::expected(&details));
+    assert_eq!(counters_map(&batched), counters_map(&single));
+    // The whole batch again: every view is a duplicate, nothing changes.
+    let before = batched.snapshot();
+    let again = batched.handle_batch("page-views", &inputs);
+    assert_eq!(again.iter().filter(|r| r.is_ok()).count(), inputs.len() - 2);
+    assert_eq!(before, batched.snapshot());
+}
+
+#[test]
 fn rejects_what_it_cannot_count() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalCounters::open(dir.path().join("c.redb")).unwrap();
