@@ -150,16 +150,21 @@ leg_tally() {
     sleep 0.1
   done
   grep -q '^tally serve: http://' "$WORK/$name.out" || die "tally serve ($name) never said it was ready"
-  local result
+  local result t0 t1
   result=$(load "$port")
+  # The drain: SIGTERM until exit (with the pipeline on, the spooled backlog is run first).
+  t0=$(date +%s.%N)
   stop "$pid"
+  t1=$(date +%s.%N)
+  local drain
+  drain=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
   # What the pipeline kept: page views in the archive after the drain.
   local archived=-
   if [ "$name" = pipeline ]; then
     archived=$("$TALLY" query "SELECT count(*) AS n FROM page_views" --data "$data" --format csv 2>/dev/null |
       tail -n 1 || echo "?")
   fi
-  echo "$result $archived"
+  echo "$result $archived $drain"
 }
 
 leg_nginx() {
@@ -203,7 +208,7 @@ CONF
   local result
   result=$(load "$port")
   stop "$pid"
-  echo "$result -"
+  echo "$result - -"
 }
 
 declare -A RUNS
@@ -229,18 +234,18 @@ median() {
     sort -n -k1,1 | sed -n "$(((ROUNDS + 1) / 2))p"
 }
 
-printf '\n| server | requests/s | p99 latency (ms) | requests | non-2xx | socket errors | sent with warm-up | page views archived |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '\n| server | requests/s | p99 latency (ms) | requests | non-2xx | socket errors | sent with warm-up | page views archived | stop (s) |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 declare -A RPS
 for leg in "${legs[@]}"; do
-  read -r rps p99 total non2xx sockerr sent archived <<<"$(median "$leg")"
+  read -r rps p99 total non2xx sockerr sent archived drain <<<"$(median "$leg")"
   RPS[$leg]=$rps
   case $leg in
     off) label='tally serve --no-pipeline' ;;
     pipeline) label='tally serve (pipeline on)' ;;
     nginx) label="nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')" ;;
   esac
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$total" "$non2xx" "$sockerr" "$sent" "$archived"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$total" "$non2xx" "$sockerr" "$sent" "$archived" "$drain"
 done
 if [ "$HAVE_SERVE" = 1 ]; then
   awk -v off="${RPS[off]}" -v on="${RPS[pipeline]}" 'BEGIN {

@@ -258,9 +258,7 @@ impl Worker {
             match next {
                 Ok(view) => self.execute(&task, &view),
                 Err(RecvTimeoutError::Timeout) => {
-                    if !self.from_spool(&task) {
-                        self.spool_error(self.spool.flush());
-                    }
+                    self.from_spool(&task);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     while self.from_spool(&task) {}
@@ -275,7 +273,9 @@ impl Worker {
         let taken = match self.spool.take(SPOOL_BATCH) {
             Ok(taken) => taken,
             Err(e) => {
-                self.spool_error(Err(e));
+                tracing::error!(path = %self.spool.path().display(), error = %e, "cannot read the spool");
+                // Not a busy loop on a failing disk: the views stay in the spool for later.
+                std::thread::sleep(IDLE);
                 return false;
             }
         };
@@ -294,12 +294,6 @@ impl Worker {
             }
         }
         true
-    }
-
-    fn spool_error(&self, result: std::io::Result<()>) {
-        if let Err(e) = result {
-            tracing::error!(path = %self.spool.path().display(), error = %e, "cannot use the spool");
-        }
     }
 
     fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView) {

@@ -296,7 +296,7 @@ fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: Sock
     // distinct page views.
     let n = app.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("serve-{}-{n}", app.nonce);
-    let event = match origin_request(
+    let event = origin_request(
         &app.rules,
         &request_id,
         req.method().as_str(),
@@ -304,13 +304,7 @@ fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: Sock
         uri.query().unwrap_or_default(),
         req.headers(),
         peer,
-    ) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot build the origin-request event");
-            return;
-        }
-    };
+    );
     let Some(record) = event.record() else {
         return;
     };

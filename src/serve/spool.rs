@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -90,7 +91,7 @@ impl Spool {
         self.lock().pending
     }
 
-    /// Appends `view` (buffered: [`Spool::flush`], [`Spool::take`] and a full buffer write it).
+    /// Appends `view` (buffered: [`Spool::take`], a full buffer and dropping the spool write it).
     pub fn push(&self, view: &EdgeView) -> io::Result<()> {
         let mut line = serde_json::to_vec(view).map_err(io::Error::other)?;
         line.push(b'\n');
@@ -103,40 +104,54 @@ impl Spool {
         Ok(())
     }
 
-    /// Writes what is buffered to the file.
-    pub fn flush(&self) -> io::Result<()> {
-        self.lock().write_buffer()
+    /// Takes up to `max` lines from the front; empty when nothing is pending. Once everything
+    /// has been taken, the file is emptied. Only the read happens under the lock the request
+    /// path appends through; the parsing does not.
+    pub fn take(&self, max: usize) -> io::Result<Vec<Spooled>> {
+        let (chunk, lines) = self.take_raw(max)?;
+        Ok(lines
+            .into_iter()
+            .map(|line| match line {
+                Ok(range) => parse(&chunk[range]),
+                Err(range) => Spooled::Unreadable {
+                    line: String::from_utf8_lossy(&chunk[range]).into_owned(),
+                    reason: format!(
+                        "not a page view: an unterminated line or longer than {READ_CHUNK} bytes"
+                    ),
+                },
+            })
+            .collect())
     }
 
-    /// Takes up to `max` lines from the front; empty when nothing is pending. Once everything
-    /// has been taken, the file is emptied.
-    pub fn take(&self, max: usize) -> io::Result<Vec<Spooled>> {
+    /// Reads up to `max` lines from the front, under the lock: the bytes read, and each line's
+    /// range in them (`Err`: not a line this server wrote).
+    #[allow(clippy::type_complexity)]
+    fn take_raw(
+        &self,
+        max: usize,
+    ) -> io::Result<(Vec<u8>, Vec<Result<Range<usize>, Range<usize>>>)> {
         let mut inner = self.lock();
         if inner.pending == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         inner.write_buffer()?;
         let mut chunk = vec![0; READ_CHUNK];
         let read = read_at_most(&inner.file, &mut chunk, inner.read_offset)?;
         chunk.truncate(read);
-        let mut out = Vec::new();
+        let mut lines = Vec::new();
         let mut consumed = 0;
-        while out.len() < max && consumed < chunk.len() {
-            let rest = &chunk[consumed..];
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    out.push(parse(&rest[..end]));
-                    consumed += end + 1;
+        while lines.len() < max && consumed < chunk.len() {
+            match chunk[consumed..].iter().position(|&b| b == b'\n') {
+                Some(len) => {
+                    lines.push(Ok(consumed..consumed + len));
+                    consumed += len + 1;
                 }
                 // The line goes on past the chunk: read it next time.
                 None if consumed > 0 && read == READ_CHUNK => break,
                 // Longer than a chunk, or unterminated: never a line this server wrote.
                 None => {
-                    out.push(Spooled::Unreadable {
-                        line: String::from_utf8_lossy(rest).into_owned(),
-                        reason: format!("not a page view: an unterminated line or longer than {READ_CHUNK} bytes"),
-                    });
-                    consumed += rest.len();
+                    lines.push(Err(consumed..chunk.len()));
+                    consumed = chunk.len();
                 }
             }
         }
@@ -148,9 +163,9 @@ impl Spool {
             inner.pending = 0;
         } else {
             // More to read, however the lines were counted.
-            inner.pending = inner.pending.saturating_sub(out.len() as u64).max(1);
+            inner.pending = inner.pending.saturating_sub(lines.len() as u64).max(1);
         }
-        Ok(out)
+        Ok((chunk, lines))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -250,8 +265,7 @@ mod tests {
             "",
             &headers,
             peer,
-        )
-        .unwrap();
+        );
         match decide(
             event.record().unwrap(),
             &EdgeConfig::new("localhost"),

@@ -16,7 +16,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use hyper::HeaderMap;
-use serde_json::{Map, Value, json};
+use serde_json::Map;
+use tally_edge::event::{Cf, CfConfig, CfRequest, CloudFrontRecord, Header, Headers};
 use tally_edge::{CloudFrontEvent, agent};
 use tally_schema::{DeviceClass, Os};
 
@@ -30,7 +31,8 @@ pub struct ViewerRules {
 }
 
 /// The event CloudFront would send for this request; `request_id` must be unique per request
-/// (it becomes the page view's `event_id`).
+/// (it becomes the page view's `event_id`). Built as the typed event directly (it runs on every
+/// request): the same value deserialising CloudFront's JSON would give.
 pub fn origin_request(
     rules: &ViewerRules,
     request_id: &str,
@@ -39,15 +41,14 @@ pub fn origin_request(
     query: &str,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> Result<CloudFrontEvent, serde_json::Error> {
-    let mut cf_headers = Map::new();
+) -> CloudFrontEvent {
+    let mut cf_headers = Headers::new();
     let mut add = |name: &str, key: &str, value: &str| {
-        let entry = cf_headers
-            .entry(name.to_owned())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(a) = entry {
-            a.push(json!({"key": key, "value": value}));
-        }
+        cf_headers.entry(name.to_owned()).or_default().push(Header {
+            key: Some(key.to_owned()),
+            value: value.to_owned(),
+            extra: Map::new(),
+        });
     };
     for (name, value) in headers {
         let name = name.as_str();
@@ -65,8 +66,9 @@ pub fn origin_request(
         .trust_proxy
         .then(|| forwarded_client(headers))
         .flatten()
-        .unwrap_or(peer.ip());
-    add("x-forwarded-for", "X-Forwarded-For", &client.to_string());
+        .unwrap_or(peer.ip())
+        .to_string();
+    add("x-forwarded-for", "X-Forwarded-For", &client);
 
     let user_agent = headers
         .get(hyper::header::USER_AGENT)
@@ -122,22 +124,33 @@ pub fn origin_request(
         );
     }
 
-    let event = json!({"Records": [{"cf": {
-        "config": {
-            "distributionDomainName": "localhost",
-            "distributionId": "TALLYSERVE",
-            "eventType": "origin-request",
-            "requestId": request_id,
+    let cf = Cf {
+        config: CfConfig {
+            distribution_domain_name: "localhost".into(),
+            distribution_id: "TALLYSERVE".into(),
+            event_type: "origin-request".into(),
+            request_id: Some(request_id.to_owned()),
+            extra: Map::new(),
         },
-        "request": {
-            "clientIp": client.to_string(),
-            "headers": cf_headers,
-            "method": method,
-            "querystring": query,
-            "uri": path,
-        }
-    }}]});
-    serde_json::from_value(event)
+        request: CfRequest {
+            client_ip: client,
+            headers: cf_headers,
+            method: method.to_owned(),
+            querystring: query.to_owned(),
+            uri: path.to_owned(),
+            origin: None,
+            body: None,
+            extra: Map::new(),
+        },
+        extra: Map::new(),
+    };
+    CloudFrontEvent {
+        records: vec![CloudFrontRecord {
+            cf,
+            extra: Map::new(),
+        }],
+        extra: Map::new(),
+    }
 }
 
 /// The first `X-Forwarded-For` entry, when it is an IP address.
@@ -166,8 +179,15 @@ mod tests {
             );
         }
         let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let event = origin_request(rules, "test-1", "GET", "/a/", "utm_campaign=x", &map, peer)
-            .expect("event");
+        let event = origin_request(rules, "test-1", "GET", "/a/", "utm_campaign=x", &map, peer);
+        // CloudFront's shape: the event survives its own JSON form unchanged.
+        let json = serde_json::to_value(&event).expect("serialise");
+        assert_eq!(
+            json["Records"][0]["cf"]["config"]["eventType"],
+            "origin-request"
+        );
+        let back: tally_edge::CloudFrontEvent = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, event);
         match decide(
             event.record().expect("record"),
             &EdgeConfig::new("localhost"),

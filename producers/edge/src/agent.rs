@@ -8,8 +8,11 @@
 //!   user-agent dataset: small, no data files, knows Edge's `Edg/`, Samsung Internet, ChromeOS).
 //!
 //! Only the first [`MAX_UA_BYTES`] bytes of the user agent are classified, so a hostile header
-//! costs bounded work.
+//! costs bounded work. Parsing costs several microseconds, and a site sees the same few hundred
+//! user agents again and again, so each thread remembers the last [`MEMO_ENTRIES`] results.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use tally_schema::{BotReason, Browser, DeviceClass, Os};
@@ -21,6 +24,14 @@ pub const MAX_UA_BYTES: usize = 1024;
 
 static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
 static PARSER: LazyLock<woothee::parser::Parser> = LazyLock::new(woothee::parser::Parser::new);
+
+/// User agents each thread remembers the classification of, at most; when full, it forgets
+/// them all (cheap, and bounded whatever the traffic).
+pub const MEMO_ENTRIES: usize = 1024;
+
+thread_local! {
+    static MEMO: RefCell<HashMap<Box<str>, Agent>> = RefCell::new(HashMap::new());
+}
 
 /// Substrings (lower-case) naming a headless or automation browser.
 const HEADLESS: [&str; 4] = ["headless", "phantomjs", "slimerjs", "puppeteer"];
@@ -50,6 +61,22 @@ pub fn classify(user_agent: Option<&str>) -> Agent {
             device: DeviceClass::Unknown,
         };
     }
+    if let Some(agent) = MEMO.with(|m| m.borrow().get(ua).copied()) {
+        return agent;
+    }
+    let agent = parse(ua);
+    MEMO.with(|m| {
+        let mut memo = m.borrow_mut();
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(ua.into(), agent);
+    });
+    agent
+}
+
+/// Classifies a non-empty user agent, cut to [`MAX_UA_BYTES`].
+fn parse(ua: &str) -> Agent {
     let parsed = PARSER.parse(ua);
     let (category, name, os_name) = parsed
         .as_ref()
@@ -149,6 +176,35 @@ mod tests {
     const ANDROID_PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36";
     const CHROMEBOOK: &str = "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
     const LINUX_OPERA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 OPR/110.0.0.0";
+
+    #[test]
+    fn remembered_answers_are_the_parsed_ones_even_past_the_memo_size() {
+        let known = [
+            IPHONE,
+            WIN_EDGE,
+            MAC_FIREFOX,
+            ANDROID_TABLET_SAMSUNG,
+            ANDROID_PHONE,
+            CHROMEBOOK,
+            LINUX_OPERA,
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+            "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/124.0.0.0 Safari/537.36",
+        ];
+        // More distinct agents than the memo holds, twice over, so it is cleared in between.
+        let many: Vec<String> = (0..MEMO_ENTRIES * 2 + 7)
+            .map(|i| format!("{} {i}", known[i % known.len()]))
+            .collect();
+        for round in 0..2 {
+            for ua in known.iter().copied().chain(many.iter().map(String::as_str)) {
+                assert_eq!(
+                    classify(Some(ua)),
+                    parse(cut(ua, MAX_UA_BYTES)),
+                    "round {round}: {ua}"
+                );
+            }
+        }
+        MEMO.with(|m| assert!(m.borrow().len() <= MEMO_ENTRIES));
+    }
 
     #[test]
     fn browsers_and_os() {
