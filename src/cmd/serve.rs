@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// (DATA/spool/serve-feed.jsonl) until the pipeline catches up.
     #[arg(long, default_value_t = 10_000)]
     queue: usize,
+    /// Pipeline worker threads, each running the enrichment state machine.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    workers: u64,
     /// The pipeline threads' nice value (Linux): 19, the lowest priority, lets serving win on a
     /// saturated machine (the pipeline catches up later); 0 runs them at the server's priority.
     #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(0..=19))]
@@ -69,6 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .filter(|t| !t.is_empty());
     config.queue_capacity = args.queue;
     config.pipeline_nice = args.pipeline_nice;
+    config.workers = usize::try_from(args.workers).unwrap_or(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     serve::run(config)?;

@@ -27,6 +27,7 @@ use tally_bus::local::LocalBus;
 use tally_edge::EdgeView;
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
+use super::priority::Backoff;
 use super::spool::{Spool, Spooled};
 use crate::local::{self, PutEventsTask};
 
@@ -121,13 +122,15 @@ impl Feed {
     /// Starts `workers` threads putting onto `bus`, behind a queue of `capacity` views that
     /// overflows into the spool at `spool`; the dead-letter file is
     /// `dead_letter_dir/serve-feed.jsonl`. Views a previous server left in the spool are run
-    /// first. The workers inherit the calling thread's scheduling priority.
+    /// first. The workers inherit the calling thread's scheduling priority; with
+    /// `yield_to_server` they also pause while the machine has no free core ([`Backoff`]).
     pub fn start(
         bus: Arc<LocalBus>,
         capacity: usize,
         workers: usize,
         dead_letter_dir: PathBuf,
         spool: &std::path::Path,
+        yield_to_server: bool,
     ) -> anyhow::Result<Feed> {
         let subst = BTreeMap::from([("EventBusName".to_owned(), local::BUS_NAME.to_owned())]);
         let machine = Arc::new(
@@ -157,6 +160,7 @@ impl Feed {
                 stats: Arc::clone(&stats),
                 dead: Arc::clone(&dead),
                 spool: Arc::clone(&spool),
+                yield_to_server,
             };
             let receiver = Arc::clone(&receiver);
             let handle = std::thread::Builder::new()
@@ -238,6 +242,8 @@ struct Worker {
     stats: Arc<FeedStats>,
     dead: Arc<DeadLetters>,
     spool: Arc<Spool>,
+    /// Whether to yield to the server while the machine is busy (see [`Backoff`]).
+    yield_to_server: bool,
 }
 
 impl Worker {
@@ -245,7 +251,12 @@ impl Worker {
     /// closed and both are empty.
     fn run(&self, receiver: &Mutex<Receiver<EdgeView>>) {
         let task = PutEventsTask::new(&self.bus);
+        let mut backoff = Backoff::new();
+        let mut closed = false;
         loop {
+            if self.yield_to_server && !closed {
+                backoff.pace();
+            }
             let wait = if self.spool.pending() > 0 {
                 Duration::ZERO
             } else {
@@ -258,18 +269,21 @@ impl Worker {
             match next {
                 Ok(view) => self.execute(&task, &view),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.from_spool(&task);
+                    self.from_spool(&task, &mut backoff, closed);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    while self.from_spool(&task) {}
-                    return;
+                    // Shutting down: the server no longer serves, run the rest at full speed.
+                    closed = true;
+                    if !self.from_spool(&task, &mut backoff, closed) {
+                        return;
+                    }
                 }
             }
         }
     }
 
     /// Runs a batch of spooled views; false when the spool is empty (or unreadable).
-    fn from_spool(&self, task: &PutEventsTask<'_>) -> bool {
+    fn from_spool(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff, closed: bool) -> bool {
         let taken = match self.spool.take(SPOOL_BATCH) {
             Ok(taken) => taken,
             Err(e) => {
@@ -283,6 +297,9 @@ impl Worker {
             return false;
         }
         for spooled in taken {
+            if self.yield_to_server && !closed {
+                backoff.pace();
+            }
             match spooled {
                 Spooled::View(view) => self.execute(task, &view),
                 Spooled::Unreadable { line, reason } => {

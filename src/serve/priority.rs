@@ -53,3 +53,92 @@ fn lower(nice: i32) {
         );
     }
 }
+
+/// How a pipeline worker yields to the server: between views it looks at how many threads the
+/// machine is running, and while every core is taken by someone else it pauses, so the views wait
+/// in the queue and the spool instead of taking CPU from serving. Even then it runs one view per
+/// pause, so a backlog always moves. The kernel's own idle priority is not enough: the
+/// `bench/serve` figures with nice 19 alone still lost a third of the throughput.
+#[derive(Debug)]
+pub struct Backoff {
+    cores: usize,
+    last_check: std::time::Instant,
+    busy: bool,
+}
+
+/// How long a worker pauses while the machine is busy.
+pub const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How often the machine's load is looked at, at most.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
+
+impl Backoff {
+    /// A back-off for this machine's core count.
+    pub fn new() -> Backoff {
+        Backoff {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            last_check: std::time::Instant::now() - CHECK_EVERY,
+            busy: false,
+        }
+    }
+
+    /// Pauses for [`BUSY_PAUSE`] when every core is running something other than this worker.
+    pub fn pace(&mut self) {
+        if self.last_check.elapsed() >= CHECK_EVERY {
+            self.last_check = std::time::Instant::now();
+            self.busy = std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| running(&l))
+                .is_some_and(|n| busy(n, self.cores));
+        }
+        if self.busy {
+            std::thread::sleep(BUSY_PAUSE);
+            self.last_check = std::time::Instant::now() - CHECK_EVERY;
+        }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+/// Whether `running` threads, the asking worker among them, leave no core free for it.
+fn busy(running: usize, cores: usize) -> bool {
+    running.saturating_sub(1) >= cores
+}
+
+/// The number of runnable threads in a `/proc/loadavg` line (`0.50 0.40 0.30 3/190 12345`).
+fn running(loadavg: &str) -> Option<usize> {
+    loadavg
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_runnable_count() {
+        assert_eq!(running("0.50 0.40 0.30 3/190 12345\n"), Some(3));
+        assert_eq!(running("12.00 9.1 7.0 17/2048 1"), Some(17));
+        assert_eq!(running("garbage"), None);
+        assert_eq!(running("1 2 3 x/4 5"), None);
+    }
+
+    #[test]
+    fn busy_when_the_others_fill_every_core() {
+        // Two cores: the worker alone, or with one other thread, leaves a core free.
+        assert!(!busy(1, 2));
+        assert!(!busy(2, 2));
+        assert!(busy(3, 2));
+        assert!(busy(9, 2));
+        assert!(!busy(0, 1));
+    }
+}

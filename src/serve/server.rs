@@ -95,8 +95,9 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         (None, None)
     } else {
         let (data, capacity, workers) = (data.clone(), config.queue_capacity, config.workers);
+        let yield_to_server = config.pipeline_nice > 0;
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
-            open_pipeline(data, capacity, workers)
+            open_pipeline(data, capacity, workers, yield_to_server)
         })??;
         (Some(lp), Some(pipeline))
     };
@@ -153,6 +154,7 @@ fn open_pipeline(
     data: DataDir,
     capacity: usize,
     workers: usize,
+    yield_to_server: bool,
 ) -> anyhow::Result<(LocalPipeline, Pipeline)> {
     let (lp, recovery) = LocalPipeline::open(&data)?;
     if recovery.records > 0 {
@@ -167,6 +169,7 @@ fn open_pipeline(
         workers,
         data.dead_letters(),
         &data.spool().join("serve-feed.jsonl"),
+        yield_to_server,
     )?;
     let pipeline = Pipeline {
         feed,
