@@ -30,8 +30,9 @@ pub struct ServeConfig {
     /// Pipeline worker threads (each runs the enrichment state machine).
     pub workers: usize,
     /// The nice value of every pipeline thread (Linux; 0 to 19). The default, 19, the lowest
-    /// priority, lets serving win when the machine is saturated: the queue overflows into the
-    /// spool and the pipeline catches up when the load drops. 0: the server's own priority.
+    /// priority, lets serving win when the machine is saturated, and the feed workers pause while
+    /// every core is busy: the queue overflows into the spool and the pipeline catches up when
+    /// the load drops. 0: the server's own priority, no pausing.
     pub pipeline_nice: i32,
     /// Open connections, at most; beyond, new connections are closed at once.
     pub max_connections: usize,

@@ -269,12 +269,12 @@ impl Worker {
             match next {
                 Ok(view) => self.execute(&task, &view),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.from_spool(&task, &mut backoff, closed);
+                    self.run_spooled(&task, &mut backoff, closed);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     // Shutting down: the server no longer serves, run the rest at full speed.
                     closed = true;
-                    if !self.from_spool(&task, &mut backoff, closed) {
+                    if !self.run_spooled(&task, &mut backoff, closed) {
                         return;
                     }
                 }
@@ -283,7 +283,7 @@ impl Worker {
     }
 
     /// Runs a batch of spooled views; false when the spool is empty (or unreadable).
-    fn from_spool(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff, closed: bool) -> bool {
+    fn run_spooled(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff, closed: bool) -> bool {
         let taken = match self.spool.take(SPOOL_BATCH) {
             Ok(taken) => taken,
             Err(e) => {

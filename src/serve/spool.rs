@@ -326,7 +326,8 @@ mod tests {
         // A process killed mid-write leaves half a line.
         let mut bytes = std::fs::read(&path).unwrap();
         let first_line = bytes.iter().position(|&b| b == b'\n').unwrap();
-        bytes.extend_from_slice(&bytes[..first_line / 2].to_vec());
+        let half_a_line = bytes[..first_line / 2].to_vec();
+        bytes.extend_from_slice(&half_a_line);
         std::fs::write(&path, &bytes).unwrap();
 
         let (spool, left) = Spool::open(&path).unwrap();

@@ -186,7 +186,7 @@ mod tests {
             json["Records"][0]["cf"]["config"]["eventType"],
             "origin-request"
         );
-        let back: tally_edge::CloudFrontEvent = serde_json::from_value(json).expect("parse");
+        let back: CloudFrontEvent = serde_json::from_value(json).expect("parse");
         assert_eq!(back, event);
         match decide(
             event.record().expect("record"),
