@@ -67,7 +67,7 @@ pub struct Backoff {
 }
 
 /// How long a worker pauses while the machine is busy.
-pub const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+pub const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// How often the machine's load is looked at, at most.
 const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
