@@ -3,7 +3,9 @@
 
 mod serve_support;
 
-use serve_support::{CHROME_LINUX, FIREFOX_WINDOWS, GOOGLEBOT, IPHONE, Server, counts, named, sql};
+use serve_support::{
+    CHROME_LINUX, FIREFOX_WINDOWS, GOOGLEBOT, IPHONE, Server, assert_owner_only, counts, named, sql,
+};
 
 #[test]
 fn every_served_page_view_reaches_the_archive_after_sigterm() {
@@ -141,16 +143,7 @@ fn every_served_page_view_reaches_the_archive_after_sigterm() {
     assert_eq!(daily[0]["visitors"], 3);
 
     // The visitor-hash secret is kept, owner-only; no raw IP address is stored.
-    let secret = data.join("visitor-secret");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&secret)
-            .expect("secret")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_owner_only(&data.join("visitor-secret"));
     let all = sql(&data, "SELECT * FROM page_views");
     assert!(
         !serde_json::to_string(&all)
@@ -241,16 +234,7 @@ fn a_full_queue_spools_views_and_every_one_is_counted_after_the_drain() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let server = Server::start(&data, &["--queue", "1"]);
-    let sent = 200;
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                for _ in 0..sent / 4 {
-                    assert_eq!(server.get("/", &[("User-Agent", CHROME_LINUX)]).status, 200);
-                }
-            });
-        }
-    });
+    let sent = server.load(4, 50);
     let status = server.api("status");
     let feed = &status["pipeline"];
     let (queued, spooled) = (
@@ -296,16 +280,7 @@ fn a_killed_servers_spool_is_counted_by_the_next_one() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut sent = 0u64;
     loop {
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for _ in 0..50 {
-                        assert_eq!(server.get("/", &[("User-Agent", CHROME_LINUX)]).status, 200);
-                    }
-                });
-            }
-        });
-        sent += 200;
+        sent += server.load(4, 50);
         let backlog = server.api("status")["pipeline"]["backlog"]
             .as_u64()
             .expect("backlog");
@@ -489,15 +464,7 @@ fn beyond_loopback_the_api_token_is_generated_and_required() {
     let server = Server::start(&data, &["--trust-proxy"]);
     let token_file = data.join("api-token");
     let token = std::fs::read_to_string(&token_file).expect("generated token");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&token_file)
-            .expect("token")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_owner_only(&token_file);
     assert!(server.stderr().contains(&format!("/_tally/#token={token}")));
     assert_eq!(server.get("/_tally/api/live", &[]).status, 401);
     let r = server.get(

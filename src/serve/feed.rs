@@ -251,12 +251,12 @@ impl Worker {
     /// closed and both are empty.
     fn run(&self, receiver: &Mutex<Receiver<EdgeView>>) {
         let task = PutEventsTask::new(&self.bus);
-        let mut backoff = Backoff::new();
-        let mut closed = false;
+        let mut backoff = if self.yield_to_server {
+            Backoff::new()
+        } else {
+            Backoff::off()
+        };
         loop {
-            if self.yield_to_server && !closed {
-                backoff.pace();
-            }
             let wait = if self.spool.pending() > 0 {
                 Duration::ZERO
             } else {
@@ -267,14 +267,14 @@ impl Worker {
                 Err(_) => return,
             };
             match next {
-                Ok(view) => self.execute(&task, &view),
+                Ok(view) => self.execute(&task, &view, &mut backoff),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.run_spooled(&task, &mut backoff, closed);
+                    self.run_spooled(&task, &mut backoff);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     // Shutting down: the server no longer serves, run the rest at full speed.
-                    closed = true;
-                    if !self.run_spooled(&task, &mut backoff, closed) {
+                    backoff = Backoff::off();
+                    if !self.run_spooled(&task, &mut backoff) {
                         return;
                     }
                 }
@@ -283,7 +283,7 @@ impl Worker {
     }
 
     /// Runs a batch of spooled views; false when the spool is empty (or unreadable).
-    fn run_spooled(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff, closed: bool) -> bool {
+    fn run_spooled(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff) -> bool {
         let taken = match self.spool.take(SPOOL_BATCH) {
             Ok(taken) => taken,
             Err(e) => {
@@ -297,11 +297,8 @@ impl Worker {
             return false;
         }
         for spooled in taken {
-            if self.yield_to_server && !closed {
-                backoff.pace();
-            }
             match spooled {
-                Spooled::View(view) => self.execute(task, &view),
+                Spooled::View(view) => self.execute(task, &view, backoff),
                 Spooled::Unreadable { line, reason } => {
                     self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                     self.dead.write_value(
@@ -313,7 +310,9 @@ impl Worker {
         true
     }
 
-    fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView) {
+    /// Runs one view, after pausing while the machine is busy ([`Backoff::pace`]).
+    fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView, backoff: &mut Backoff) {
+        backoff.pace();
         let (stats, dead) = (&self.stats, &self.dead);
         let input = match serde_json::to_value(view) {
             Ok(v) => v,

@@ -57,10 +57,11 @@ fn lower(nice: i32) {
 /// How a pipeline worker yields to the server: between views it looks at how many threads the
 /// machine is running, and while every core is taken by someone else it pauses, so the views wait
 /// in the queue and the spool instead of taking CPU from serving. Even then it runs one view per
-/// pause, so a backlog always moves. The kernel's own idle priority is not enough: the
-/// `bench/serve` figures with nice 19 alone still lost a third of the throughput.
+/// pause, so a backlog always moves. The kernel's own idle priority is not enough: in
+/// `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of the throughput.
 #[derive(Debug)]
 pub struct Backoff {
+    /// Cores on this machine; 0: never pause.
     cores: usize,
     last_check: std::time::Instant,
     busy: bool,
@@ -82,8 +83,19 @@ impl Backoff {
         }
     }
 
+    /// A back-off that never pauses (shutting down, or `--pipeline-nice 0`).
+    pub fn off() -> Backoff {
+        Backoff {
+            cores: 0,
+            ..Backoff::new()
+        }
+    }
+
     /// Pauses for [`BUSY_PAUSE`] when every core is running something other than this worker.
     pub fn pace(&mut self) {
+        if self.cores == 0 {
+            return;
+        }
         if self.last_check.elapsed() >= CHECK_EVERY {
             self.last_check = std::time::Instant::now();
             self.busy = std::fs::read_to_string("/proc/loadavg")

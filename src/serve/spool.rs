@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tally_edge::EdgeView;
 
@@ -19,6 +20,10 @@ const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Bytes read from the file at a time; a line never comes close (URLs and headers are capped).
 const READ_CHUNK: usize = 128 * 1024;
+
+/// Where a line lies in the bytes read: `Err` for one this server never wrote (unterminated, or
+/// longer than a read).
+type RawLine = Result<Range<usize>, Range<usize>>;
 
 /// One line taken from the spool.
 #[derive(Debug)]
@@ -39,6 +44,9 @@ pub enum Spooled {
 pub struct Spool {
     path: PathBuf,
     inner: Mutex<Inner>,
+    /// Lines in the file and the buffer not yet taken. Changed only under `inner`'s lock; read
+    /// without it, so the workers' "anything spooled?" never waits on the request path.
+    pending: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -48,8 +56,6 @@ struct Inner {
     buffer: Vec<u8>,
     /// Where the next unread line starts.
     read_offset: u64,
-    /// Lines in the file and the buffer not yet taken.
-    pending: u64,
 }
 
 impl Spool {
@@ -75,8 +81,8 @@ impl Spool {
                 file,
                 buffer: Vec::new(),
                 read_offset: 0,
-                pending,
             }),
+            pending: AtomicU64::new(pending),
         };
         Ok((spool, pending))
     }
@@ -88,7 +94,7 @@ impl Spool {
 
     /// Lines waiting to be taken.
     pub fn pending(&self) -> u64 {
-        self.lock().pending
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Appends `view` (buffered: [`Spool::take`], a full buffer and dropping the spool write it).
@@ -97,7 +103,7 @@ impl Spool {
         line.push(b'\n');
         let mut inner = self.lock();
         inner.buffer.extend_from_slice(&line);
-        inner.pending += 1;
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if inner.buffer.len() >= WRITE_BUFFER {
             inner.write_buffer()?;
         }
@@ -125,13 +131,9 @@ impl Spool {
 
     /// Reads up to `max` lines from the front, under the lock: the bytes read, and each line's
     /// range in them (`Err`: not a line this server wrote).
-    #[allow(clippy::type_complexity)]
-    fn take_raw(
-        &self,
-        max: usize,
-    ) -> io::Result<(Vec<u8>, Vec<Result<Range<usize>, Range<usize>>>)> {
+    fn take_raw(&self, max: usize) -> io::Result<(Vec<u8>, Vec<RawLine>)> {
         let mut inner = self.lock();
-        if inner.pending == 0 {
+        if self.pending() == 0 {
             return Ok((Vec::new(), Vec::new()));
         }
         inner.write_buffer()?;
@@ -160,10 +162,11 @@ impl Spool {
             // Everything written has been taken (the buffer was written first).
             inner.file.set_len(0)?;
             inner.read_offset = 0;
-            inner.pending = 0;
+            self.pending.store(0, Ordering::Release);
         } else {
             // More to read, however the lines were counted.
-            inner.pending = inner.pending.saturating_sub(lines.len() as u64).max(1);
+            let left = self.pending().saturating_sub(lines.len() as u64).max(1);
+            self.pending.store(left, Ordering::Release);
         }
         Ok((chunk, lines))
     }

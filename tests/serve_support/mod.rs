@@ -103,6 +103,21 @@ impl Server {
         assert_eq!(r.status, 200, "the server no longer answers: {r:?}");
     }
 
+    /// Requests `/` as Chrome from `clients` threads at once, `each` times per thread; every
+    /// answer must be 200. Returns how many page views that sent.
+    pub fn load(&self, clients: u64, each: u64) -> u64 {
+        std::thread::scope(|s| {
+            for _ in 0..clients {
+                s.spawn(|| {
+                    for _ in 0..each {
+                        assert_eq!(self.get("/", &[("User-Agent", CHROME_LINUX)]).status, 200);
+                    }
+                });
+            }
+        });
+        clients * each
+    }
+
     /// A JSON API response.
     pub fn api(&self, path: &str) -> Value {
         let r = self.get(&format!("/_tally/api/{path}"), &[]);
@@ -225,4 +240,17 @@ pub fn counts(rows: &[Value], key: &str) -> Vec<(String, u64)> {
             )
         })
         .collect()
+}
+
+/// Fails unless `path` is readable and writable by its owner only (on Unix).
+pub fn assert_owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
 }

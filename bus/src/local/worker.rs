@@ -181,7 +181,7 @@ impl Worker {
         let mut first = match inputs.len() {
             0 => Vec::new(),
             1 => vec![self.attempt(&inputs[0])],
-            n => self.attempt_batch(&inputs, n),
+            _ => self.attempt_batch(&inputs),
         };
         for (job, slot) in jobs.iter().zip(slots) {
             let outcome = match slot {
@@ -261,7 +261,8 @@ impl Worker {
         }
     }
 
-    fn attempt_batch(&self, inputs: &[TargetInput], n: usize) -> Vec<Result<(), DeliveryError>> {
+    fn attempt_batch(&self, inputs: &[TargetInput]) -> Vec<Result<(), DeliveryError>> {
+        let n = inputs.len();
         let all = |e: DeliveryError| (0..n).map(|_| Err(e.clone())).collect();
         match catch_unwind(AssertUnwindSafe(|| self.target.sink.deliver_batch(inputs))) {
             Ok(results) if results.len() == n => results,
