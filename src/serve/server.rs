@@ -15,14 +15,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tally_archive::ArchiveConsumer;
 use tally_counters::LocalCounters;
-use tally_edge::{Decision, EdgeConfig, Secret, decide};
+use tally_edge::{EdgeConfig, Secret};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::config::ServeConfig;
 use super::feed::Feed;
 use super::files::{Resolved, Site, Validators, content_type};
-use super::viewer::{ViewerRules, origin_request};
+use super::viewer::{ViewerRules, page_view};
 use super::{api, dashboard, example_site, secret};
 use crate::local::{DataDir, LocalPipeline};
 
@@ -299,21 +299,19 @@ fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: Sock
     // distinct page views.
     let n = app.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("serve-{}-{n}", app.nonce);
-    let event = origin_request(
+    match page_view(
         &app.rules,
-        &request_id,
+        &app.edge,
+        request_id,
         req.method().as_str(),
         uri.path(),
         uri.query().unwrap_or_default(),
         req.headers(),
         peer,
-    );
-    let Some(record) = event.record() else {
-        return;
-    };
-    match decide(record, &app.edge, Utc::now()) {
-        Decision::PageView(view) => pipeline.feed.send(view),
-        Decision::Skip(reason) => tracing::trace!(%reason, "not a page view"),
+        Utc::now(),
+    ) {
+        Ok(view) => pipeline.feed.send(view),
+        Err(reason) => tracing::trace!(%reason, "not a page view"),
     }
 }
 

@@ -242,9 +242,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::serve::viewer::{ViewerRules, origin_request};
+    use crate::serve::viewer::{ViewerRules, page_view};
     use hyper::HeaderMap;
-    use tally_edge::{Decision, EdgeConfig, decide};
+    use tally_edge::EdgeConfig;
 
     fn view(n: usize) -> EdgeView {
         let mut headers = HeaderMap::new();
@@ -259,24 +259,18 @@ mod tests {
             country_header: String::new(),
         };
         let peer = "127.0.0.1:5000".parse().unwrap();
-        let path = format!("/page-{n}/");
-        let event = origin_request(
+        page_view(
             &rules,
-            &format!("req-{n}"),
+            &EdgeConfig::new("localhost"),
+            format!("req-{n}"),
             "GET",
-            &path,
+            &format!("/page-{n}/"),
             "",
             &headers,
             peer,
-        );
-        match decide(
-            event.record().unwrap(),
-            &EdgeConfig::new("localhost"),
             chrono::Utc::now(),
-        ) {
-            Decision::PageView(v) => v,
-            Decision::Skip(r) => panic!("skipped: {r}"),
-        }
+        )
+        .unwrap()
     }
 
     fn paths(taken: &[Spooled]) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! The origin-request event CloudFront would give the edge function, built from a local request.
+//! What the edge function would see of a local request: the headers CloudFront would forward
+//! with it, read by the edge core's own rules.
 //!
 //! CloudFront adds viewer headers the site's own server never sees. Locally:
 //!
@@ -15,10 +16,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use chrono::{DateTime, Utc};
 use hyper::HeaderMap;
-use serde_json::Map;
-use tally_edge::event::{Cf, CfConfig, CfRequest, CloudFrontRecord, Header, Headers};
-use tally_edge::{CloudFrontEvent, agent};
+use tally_edge::headers::{
+    COUNTRY, HeaderSource, IS_ANDROID, IS_DESKTOP, IS_IOS, IS_MOBILE, IS_SMARTTV, IS_TABLET,
+};
+use tally_edge::{EdgeConfig, EdgeView, PageRequest, SkipReason, agent, is_event_id};
 use tally_schema::{DeviceClass, Os};
 
 /// How viewer headers are derived.
@@ -30,126 +33,130 @@ pub struct ViewerRules {
     pub country_header: String,
 }
 
-/// The event CloudFront would send for this request; `request_id` must be unique per request
-/// (it becomes the page view's `event_id`). Built as the typed event directly (it runs on every
-/// request): the same value deserialising CloudFront's JSON would give.
-pub fn origin_request(
+/// The page view the edge would make of this request (or why it would not count it), seen at
+/// `now`: the edge core's rules ([`tally_edge::page_view`]) on the headers CloudFront would give
+/// the edge function ([`CloudFrontHeaders`]). `request_id` must be unique per request and an
+/// event id ([`is_event_id`]): it becomes the page view's `event_id`, as CloudFront's request id
+/// does at the edge.
+#[allow(clippy::too_many_arguments)]
+pub fn page_view(
     rules: &ViewerRules,
-    request_id: &str,
+    edge: &EdgeConfig,
+    request_id: String,
     method: &str,
     path: &str,
     query: &str,
     headers: &HeaderMap,
     peer: SocketAddr,
-) -> CloudFrontEvent {
-    let mut cf_headers = Headers::new();
-    let mut add = |name: &str, key: &str, value: &str| {
-        cf_headers.entry(name.to_owned()).or_default().push(Header {
-            key: Some(key.to_owned()),
-            value: value.to_owned(),
-            extra: Map::new(),
-        });
-    };
-    for (name, value) in headers {
-        let name = name.as_str();
-        if name.starts_with("cloudfront-")
-            || name == "x-forwarded-for"
-            || name == rules.country_header
-        {
-            continue;
-        }
-        if let Ok(value) = value.to_str() {
-            add(name, name, value);
-        }
-    }
-    let client = rules
-        .trust_proxy
-        .then(|| forwarded_client(headers))
-        .flatten()
-        .unwrap_or(peer.ip())
-        .to_string();
-    add("x-forwarded-for", "X-Forwarded-For", &client);
+    now: DateTime<Utc>,
+) -> Result<EdgeView, SkipReason> {
+    debug_assert!(
+        is_event_id(&request_id),
+        "{request_id:?} is not an event id"
+    );
+    let headers = CloudFrontHeaders::new(rules, headers, peer);
+    let request = PageRequest::from_headers(method, path, query, &headers.client, &headers, edge);
+    tally_edge::page_view(&request, edge, request_id, now)
+}
 
-    let user_agent = headers
-        .get(hyper::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let agent = agent::classify(user_agent);
-    let flag = |b: bool| if b { "true" } else { "false" };
-    let d = agent.device;
-    for (name, key, on) in [
-        (
-            "cloudfront-is-desktop-viewer",
-            "CloudFront-Is-Desktop-Viewer",
-            d == DeviceClass::Desktop,
-        ),
-        (
-            "cloudfront-is-mobile-viewer",
-            "CloudFront-Is-Mobile-Viewer",
-            d == DeviceClass::Mobile,
-        ),
-        (
-            "cloudfront-is-tablet-viewer",
-            "CloudFront-Is-Tablet-Viewer",
-            d == DeviceClass::Tablet,
-        ),
-        (
-            "cloudfront-is-smarttv-viewer",
-            "CloudFront-Is-SmartTV-Viewer",
-            d == DeviceClass::Smarttv,
-        ),
-        (
-            "cloudfront-is-ios-viewer",
-            "CloudFront-Is-IOS-Viewer",
-            agent.os == Os::Ios,
-        ),
-        (
-            "cloudfront-is-android-viewer",
-            "CloudFront-Is-Android-Viewer",
-            agent.os == Os::Android,
-        ),
-    ] {
-        add(name, key, flag(on));
-    }
-    if rules.trust_proxy
-        && let Some(country) = headers
-            .get(rules.country_header.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-    {
-        add(
-            "cloudfront-viewer-country",
-            "CloudFront-Viewer-Country",
-            &country.to_ascii_uppercase(),
-        );
+/// A request's headers as CloudFront would forward them to an origin-request function: what the
+/// client sent, less any `CloudFront-*`, `X-Forwarded-For` and country header of its own, plus the
+/// viewer headers derived locally and `X-Forwarded-For` with the client address.
+#[derive(Debug)]
+pub struct CloudFrontHeaders<'a> {
+    headers: &'a HeaderMap,
+    country_header: &'a str,
+    /// The client address (never stored: it only feeds the visitor hash).
+    pub client: String,
+    /// `CloudFront-Viewer-Country`, upper-case, when a trusted proxy said it.
+    country: Option<String>,
+    /// The `CloudFront-Is-*-Viewer` flags, from the user agent.
+    flags: [(&'static str, bool); 6],
+}
+
+impl<'a> CloudFrontHeaders<'a> {
+    /// The headers of a request from `peer`, by `rules`.
+    pub fn new(rules: &'a ViewerRules, headers: &'a HeaderMap, peer: SocketAddr) -> Self {
+        let client = rules
+            .trust_proxy
+            .then(|| forwarded_client(headers))
+            .flatten()
+            .unwrap_or(peer.ip())
+            .to_string();
+        let user_agent = headers
+            .get(hyper::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let agent = agent::classify(user_agent);
+        let d = agent.device;
+        let flags = [
+            (IS_DESKTOP, d == DeviceClass::Desktop),
+            (IS_MOBILE, d == DeviceClass::Mobile),
+            (IS_TABLET, d == DeviceClass::Tablet),
+            (IS_SMARTTV, d == DeviceClass::Smarttv),
+            (IS_IOS, agent.os == Os::Ios),
+            (IS_ANDROID, agent.os == Os::Android),
+        ];
+        let country = rules
+            .trust_proxy
+            .then(|| {
+                headers
+                    .get(rules.country_header.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+                    .map(str::to_ascii_uppercase)
+            })
+            .flatten();
+        CloudFrontHeaders {
+            headers,
+            country_header: &rules.country_header,
+            client,
+            country,
+            flags,
+        }
     }
 
-    let cf = Cf {
-        config: CfConfig {
-            distribution_domain_name: "localhost".into(),
-            distribution_id: "TALLYSERVE".into(),
-            event_type: "origin-request".into(),
-            request_id: Some(request_id.to_owned()),
-            extra: Map::new(),
-        },
-        request: CfRequest {
-            client_ip: client,
-            headers: cf_headers,
-            method: method.to_owned(),
-            querystring: query.to_owned(),
-            uri: path.to_owned(),
-            origin: None,
-            body: None,
-            extra: Map::new(),
-        },
-        extra: Map::new(),
-    };
-    CloudFrontEvent {
-        records: vec![CloudFrontRecord {
-            cf,
-            extra: Map::new(),
-        }],
-        extra: Map::new(),
+    /// The values CloudFront itself sets for `lower_name`: `Some` for its own headers (possibly
+    /// no value), `None` for a header the client's values pass through.
+    fn cloudfront(&self, lower_name: &str) -> Option<Option<&str>> {
+        if lower_name.starts_with("cloudfront-") {
+            if lower_name == COUNTRY {
+                return Some(self.country.as_deref());
+            }
+            let flag = self.flags.iter().find(|(name, _)| *name == lower_name);
+            return Some(flag.map(|(_, on)| if *on { "true" } else { "false" }));
+        }
+        if lower_name == "x-forwarded-for" {
+            return Some(Some(&self.client));
+        }
+        if lower_name == self.country_header {
+            return Some(None);
+        }
+        None
+    }
+
+    /// The client's values of `lower_name` that are header text.
+    fn passed<'s>(&'s self, lower_name: &str) -> impl Iterator<Item = &'s str> + 's {
+        self.headers
+            .get_all(lower_name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+}
+
+impl HeaderSource for CloudFrontHeaders<'_> {
+    fn first(&self, lower_name: &str) -> Option<&str> {
+        match self.cloudfront(lower_name) {
+            Some(value) => value,
+            None => self.passed(lower_name).next(),
+        }
+    }
+
+    fn any_value(&self, lower_name: &str, test: &mut dyn FnMut(&str) -> bool) -> bool {
+        match self.cloudfront(lower_name) {
+            Some(value) => value.is_some_and(test),
+            None => self.passed(lower_name).any(test),
+        }
     }
 }
 
@@ -168,37 +175,123 @@ fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tally_edge::{Decision, EdgeConfig, decide};
+    use serde_json::Map;
+    use tally_edge::event::{Header, Headers};
+    use tally_edge::{CloudFrontEvent, Decision, Secret, decide};
 
-    fn view(rules: &ViewerRules, headers: &[(&str, &str)]) -> tally_edge::EdgeView {
+    /// The reference: the origin-request event CloudFront would send for the request, built the
+    /// long way (every header copied into CloudFront's shape), for the edge's `decide`.
+    fn origin_request(
+        rules: &ViewerRules,
+        request_id: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+    ) -> CloudFrontEvent {
+        let mut cf_headers = Headers::new();
+        let mut add = |name: &str, value: &str| {
+            cf_headers.entry(name.to_owned()).or_default().push(Header {
+                key: Some(name.to_owned()),
+                value: value.to_owned(),
+                extra: Map::new(),
+            });
+        };
+        for (name, value) in headers {
+            let name = name.as_str();
+            if name.starts_with("cloudfront-")
+                || name == "x-forwarded-for"
+                || name == rules.country_header
+            {
+                continue;
+            }
+            if let Ok(value) = value.to_str() {
+                add(name, value);
+            }
+        }
+        let client = rules
+            .trust_proxy
+            .then(|| forwarded_client(headers))
+            .flatten()
+            .unwrap_or(peer.ip())
+            .to_string();
+        add("x-forwarded-for", &client);
+        let agent = agent::classify(
+            headers
+                .get(hyper::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let d = agent.device;
+        for (name, on) in [
+            (IS_DESKTOP, d == DeviceClass::Desktop),
+            (IS_MOBILE, d == DeviceClass::Mobile),
+            (IS_TABLET, d == DeviceClass::Tablet),
+            (IS_SMARTTV, d == DeviceClass::Smarttv),
+            (IS_IOS, agent.os == Os::Ios),
+            (IS_ANDROID, agent.os == Os::Android),
+        ] {
+            add(name, if on { "true" } else { "false" });
+        }
+        if rules.trust_proxy
+            && let Some(country) = headers
+                .get(rules.country_header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            add(COUNTRY, &country.to_ascii_uppercase());
+        }
+        let event = serde_json::json!({"Records": [{"cf": {
+            "config": {
+                "distributionDomainName": "localhost",
+                "distributionId": "TALLYSERVE",
+                "eventType": "origin-request",
+                "requestId": request_id,
+            },
+            "request": {
+                "clientIp": client,
+                "headers": cf_headers,
+                "method": "GET",
+                "querystring": query,
+                "uri": path,
+            },
+        }}]});
+        serde_json::from_value(event).expect("an origin-request event")
+    }
+
+    /// A header's name and its value's bytes.
+    type RawHeader<'a> = (&'a str, &'a [u8]);
+
+    fn header_map(headers: &[RawHeader<'_>]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (k, v) in headers {
             map.append(
                 hyper::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                v.parse().expect("value"),
+                hyper::header::HeaderValue::from_bytes(v).expect("value"),
             );
         }
+        map
+    }
+
+    fn view(rules: &ViewerRules, headers: &[(&str, &str)]) -> EdgeView {
+        let list: Vec<RawHeader<'_>> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
         let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-        let event = origin_request(rules, "test-1", "GET", "/a/", "utm_campaign=x", &map, peer);
-        // CloudFront's shape: the event survives its own JSON form unchanged.
-        let json = serde_json::to_value(&event).expect("serialise");
-        assert_eq!(
-            json["Records"][0]["cf"]["config"]["eventType"],
-            "origin-request"
-        );
-        let back: CloudFrontEvent = serde_json::from_value(json).expect("parse");
-        assert_eq!(back, event);
-        match decide(
-            event.record().expect("record"),
+        page_view(
+            rules,
             &EdgeConfig::new("localhost"),
-            chrono::Utc::now(),
-        ) {
-            Decision::PageView(v) => v,
-            Decision::Skip(r) => panic!("skipped: {r}"),
-        }
+            "test-1".into(),
+            "GET",
+            "/a/",
+            "utm_campaign=x",
+            &header_map(&list),
+            peer,
+            Utc::now(),
+        )
+        .expect("a page view")
     }
 
     const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
     #[test]
     fn device_from_the_user_agent_and_spoofed_headers_dropped() {
@@ -230,5 +323,113 @@ mod tests {
         assert_eq!(v.country.as_deref(), Some("DE"));
         let v = view(&rules, &[("user-agent", IPHONE), ("x-country", "Germany")]);
         assert_eq!(v.country, None);
+    }
+
+    /// The direct reading gives what the edge's `decide` makes of CloudFront's event for the
+    /// same request, header by header: spoofed CloudFront headers, proxies, prefetches, bot
+    /// flags, repeated and non-text values.
+    #[test]
+    fn the_same_decision_as_the_edge_on_cloudfronts_event() {
+        let mut edge = EdgeConfig::new("localhost");
+        edge.visitor_hash = true;
+        edge.visitor_hash_secret = Some(Secret("0123456789abcdef0123456789abcdef".into()));
+        edge.bot_flag_headers = vec!["x-bot".into(), "cloudfront-is-desktop-viewer".into()];
+        let proxy = ViewerRules {
+            trust_proxy: true,
+            country_header: "x-country".into(),
+        };
+        let direct = ViewerRules {
+            trust_proxy: false,
+            country_header: "cloudfront-viewer-country".into(),
+        };
+        let firefox = FIREFOX.as_bytes();
+        let cases: Vec<(&ViewerRules, Vec<RawHeader>)> = vec![
+            (&direct, vec![("user-agent", firefox)]),
+            (&direct, vec![]),
+            (
+                &direct,
+                vec![
+                    ("user-agent", IPHONE.as_bytes()),
+                    ("referer", b"https://news.example.org/item?id=1"),
+                    ("accept-language", b"fr-CA,fr;q=0.8"),
+                    ("cloudfront-is-mobile-viewer", b"false"),
+                    ("cloudfront-viewer-country", b"FR"),
+                    ("cloudfront-viewer-city", b"Paris"),
+                    ("x-forwarded-for", b"198.51.100.9"),
+                ],
+            ),
+            (
+                &proxy,
+                vec![
+                    ("user-agent", firefox),
+                    ("x-forwarded-for", b"203.0.113.7, 10.0.0.1"),
+                    ("x-country", b" nz "),
+                ],
+            ),
+            (
+                &proxy,
+                vec![
+                    ("user-agent", firefox),
+                    ("x-forwarded-for", b"not an ip"),
+                    ("x-country", b"NZL"),
+                ],
+            ),
+            (&direct, vec![("user-agent", firefox), ("x-country", b"NZ")]),
+            (
+                &direct,
+                vec![
+                    ("user-agent", firefox),
+                    ("sec-purpose", b"prefetch;prerender"),
+                ],
+            ),
+            (
+                &direct,
+                vec![
+                    ("user-agent", firefox),
+                    ("x-moz", b"other"),
+                    ("x-moz", b"Prefetch"),
+                ],
+            ),
+            (&direct, vec![("user-agent", firefox), ("x-bot", b"1")]),
+            (&direct, vec![("user-agent", firefox), ("x-bot", b"no")]),
+            (&direct, vec![("user-agent", b"curl/8.5.0")]),
+            (
+                &direct,
+                vec![
+                    ("user-agent", b"Mozilla/5.0 caf\xc3\xa9"),
+                    ("user-agent", firefox),
+                ],
+            ),
+            (
+                &direct,
+                vec![
+                    ("referer", b"http://localhost/blog/"),
+                    ("referer", b"https://x.example/"),
+                ],
+            ),
+        ];
+        let peer: SocketAddr = "[2001:db8::5]:443".parse().expect("addr");
+        let now = Utc::now();
+        for (i, (rules, headers)) in cases.iter().enumerate() {
+            let map = header_map(headers);
+            let id = format!("serve-test-{i}");
+            let event = origin_request(rules, &id, "/blog/", "utm_source=x", &map, peer);
+            let expected = match decide(event.record().expect("record"), &edge, now) {
+                Decision::PageView(v) => Ok(v),
+                Decision::Skip(r) => Err(r),
+            };
+            let got = page_view(
+                rules,
+                &edge,
+                id,
+                "GET",
+                "/blog/",
+                "utm_source=x",
+                &map,
+                peer,
+                now,
+            );
+            assert_eq!(got, expected, "case {i}: {headers:?}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use tally_schema::{BotReason, Browser, DeviceClass, Os};
 
-use crate::event::CfRequest;
+use crate::headers::HeaderSource;
 
 /// The part of a user agent that is classified, in bytes (cut on a character boundary).
 pub const MAX_UA_BYTES: usize = 1024;
@@ -101,9 +101,9 @@ fn parse(ua: &str) -> Agent {
 }
 
 /// Whether a trusted header says the request is a bot.
-pub fn flagged(request: &CfRequest, bot_flag_headers: &[String]) -> bool {
+pub fn flagged<H: HeaderSource + ?Sized>(request: &H, bot_flag_headers: &[String]) -> bool {
     bot_flag_headers.iter().any(|h| {
-        request.header(h).is_some_and(|v| {
+        request.first(h).is_some_and(|v| {
             let v = v.trim();
             !(v.is_empty()
                 || v.eq_ignore_ascii_case("false")

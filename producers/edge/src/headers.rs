@@ -13,6 +13,29 @@
 
 use crate::event::CfRequest;
 
+/// A request's headers, by lower-case name, as the page-view rules read them.
+///
+/// An origin-request record is one ([`CfRequest`]); a producer that sees requests some other way
+/// (`tally serve`) gives the headers CloudFront would have given, so every producer's request goes
+/// through the same reading: [`ViewerHeaders::read`], the prefetch and bot-flag checks and
+/// [`crate::PageRequest::from_headers`].
+pub trait HeaderSource {
+    /// The first value of the header `lower_name`.
+    fn first(&self, lower_name: &str) -> Option<&str>;
+    /// Whether any value of the header `lower_name` passes `test`.
+    fn any_value(&self, lower_name: &str, test: &mut dyn FnMut(&str) -> bool) -> bool;
+}
+
+impl HeaderSource for CfRequest {
+    fn first(&self, lower_name: &str) -> Option<&str> {
+        self.header(lower_name)
+    }
+
+    fn any_value(&self, lower_name: &str, test: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.header_values(lower_name).any(test)
+    }
+}
+
 /// `CloudFront-Viewer-Country`: ISO 3166-1 alpha-2.
 pub const COUNTRY: &str = "cloudfront-viewer-country";
 /// `CloudFront-Viewer-Country-Name`.
@@ -79,15 +102,15 @@ pub struct DeviceFlags {
 
 impl ViewerHeaders {
     /// Reads the viewer headers of a request.
-    pub fn read(request: &CfRequest) -> Self {
-        let flag = |name| request.header(name).is_some_and(is_true);
+    pub fn read<H: HeaderSource + ?Sized>(request: &H) -> Self {
+        let flag = |name| request.first(name).is_some_and(is_true);
         ViewerHeaders {
-            country: request.header(COUNTRY).and_then(country),
-            country_name: request.header(COUNTRY_NAME).and_then(name),
-            region: request.header(COUNTRY_REGION).and_then(region),
-            region_name: request.header(COUNTRY_REGION_NAME).and_then(name),
-            city: request.header(CITY).and_then(name),
-            timezone: request.header(TIME_ZONE).and_then(timezone),
+            country: request.first(COUNTRY).and_then(country),
+            country_name: request.first(COUNTRY_NAME).and_then(name),
+            region: request.first(COUNTRY_REGION).and_then(region),
+            region_name: request.first(COUNTRY_REGION_NAME).and_then(name),
+            city: request.first(CITY).and_then(name),
+            timezone: request.first(TIME_ZONE).and_then(timezone),
             flags: DeviceFlags {
                 desktop: flag(IS_DESKTOP),
                 mobile: flag(IS_MOBILE),

@@ -15,7 +15,7 @@ use crate::config::{EdgeConfig, is_site_host};
 use crate::decide::{EdgeView, MAX_EXTENSION_CHARS, SkipReason};
 use crate::device::device_class;
 use crate::event::CfRequest;
-use crate::headers::ViewerHeaders;
+use crate::headers::{HeaderSource, ViewerHeaders};
 use crate::language::first_language;
 use crate::query::Utm;
 use crate::referrer;
@@ -53,17 +53,38 @@ pub struct PageRequest<'a> {
 impl<'a> PageRequest<'a> {
     /// What an origin-request record says of its request.
     pub fn from_cloudfront(request: &'a CfRequest, config: &EdgeConfig) -> Self {
+        PageRequest::from_headers(
+            &request.method,
+            &request.uri,
+            &request.querystring,
+            &request.client_ip,
+            request,
+            config,
+        )
+    }
+
+    /// A request whose headers are those CloudFront would give the edge function (its viewer
+    /// headers included): the user agent, referrer, language, prefetch and bot flags and the
+    /// viewer headers are read from `headers` exactly as from an origin-request record.
+    pub fn from_headers<H: HeaderSource + ?Sized>(
+        method: &'a str,
+        uri: &'a str,
+        querystring: &'a str,
+        client_ip: &'a str,
+        headers: &'a H,
+        config: &EdgeConfig,
+    ) -> Self {
         PageRequest {
-            method: &request.method,
-            uri: &request.uri,
-            querystring: &request.querystring,
-            user_agent: request.header("user-agent"),
-            referer: request.header("referer"),
-            accept_language: request.header("accept-language"),
-            client_ip: &request.client_ip,
-            prefetch: is_prefetch(request),
-            bot_flagged: agent::flagged(request, &config.bot_flag_headers),
-            viewer: ViewerHeaders::read(request),
+            method,
+            uri,
+            querystring,
+            user_agent: headers.first("user-agent"),
+            referer: headers.first("referer"),
+            accept_language: headers.first("accept-language"),
+            client_ip,
+            prefetch: is_prefetch(headers),
+            bot_flagged: agent::flagged(headers, &config.bot_flag_headers),
+            viewer: ViewerHeaders::read(headers),
         }
     }
 }
@@ -82,7 +103,8 @@ pub fn page_view(
     if request.method != "GET" {
         return Err(SkipReason::NotGet);
     }
-    if let Some(extension) = asset_extension(request.uri, &config.page_extensions) {
+    let path = normalize(request.uri);
+    if let Some(extension) = path_extension(&path, &config.page_extensions) {
         return Err(SkipReason::NotAPage { extension });
     }
     if request.prefetch {
@@ -91,13 +113,19 @@ pub fn page_view(
     if !is_site_host(&config.site) {
         return Err(SkipReason::InvalidSite);
     }
-    Ok(view(request, config, event_id, at))
+    Ok(view(request, config, path, event_id, at))
 }
 
-/// The extension of `uri` when it is not a page: `None` for a path ending in `/`, a last segment
-/// without a dot (or whose only dot leads it, as in `.well-known`), or a listed extension.
+/// [`path_extension`] of a raw URI (for the tests).
+#[cfg(test)]
 pub(crate) fn asset_extension(uri: &str, page_extensions: &[String]) -> Option<String> {
-    let path = normalize(uri);
+    path_extension(&normalize(uri), page_extensions)
+}
+
+/// The extension of a normalised path when it is not a page: `None` for a path ending in `/`, a
+/// last segment without a dot (or whose only dot leads it, as in `.well-known`), or a listed
+/// extension.
+fn path_extension(path: &str, page_extensions: &[String]) -> Option<String> {
     let last = path.rsplit('/').next().unwrap_or_default();
     let (stem, ext) = last.rsplit_once('.')?;
     if stem.is_empty() {
@@ -110,9 +138,9 @@ pub(crate) fn asset_extension(uri: &str, page_extensions: &[String]) -> Option<S
     Some(ext.chars().take(MAX_EXTENSION_CHARS).collect())
 }
 
-fn is_prefetch(request: &CfRequest) -> bool {
+fn is_prefetch<H: HeaderSource + ?Sized>(request: &H) -> bool {
     PREFETCH_HEADERS.iter().any(|name| {
-        request.header_values(name).any(|v| {
+        request.any_value(name, &mut |v| {
             let v = v.trim_start().as_bytes();
             v.len() >= 8 && v[..8].eq_ignore_ascii_case(b"prefetch")
         })
@@ -122,6 +150,7 @@ fn is_prefetch(request: &CfRequest) -> bool {
 fn view(
     request: &PageRequest<'_>,
     config: &EdgeConfig,
+    path: String,
     event_id: String,
     at: DateTime<Utc>,
 ) -> EdgeView {
@@ -152,7 +181,7 @@ fn view(
     EdgeView {
         event_id,
         site: config.site.clone(),
-        path: normalize(request.uri),
+        path,
         occurred_at: Timestamp(at),
         country: viewer.country.clone(),
         region: viewer.region.clone(),

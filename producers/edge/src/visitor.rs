@@ -11,9 +11,10 @@
 //!   unlinks everything hashed before.
 //! - 128 bits, written as 32 lower-case hex digits (the schema allows 16–64).
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 /// BLAKE3 key-derivation context for the visitor-hash key.
 pub const KEY_CONTEXT: &str = "tally 2026-11 edge visitor hash v1";
@@ -29,10 +30,9 @@ pub fn visitor_hash(
     user_agent: &str,
     now: DateTime<Utc>,
 ) -> String {
-    let key = blake3::derive_key(KEY_CONTEXT, secret);
-    let mut hasher = blake3::Hasher::new_keyed(&key);
+    let mut hasher = blake3::Hasher::new_keyed(&key(secret));
     let ip = network(client_ip);
-    let day = now.format("%Y-%m-%d").to_string();
+    let day = day(now);
     for part in [
         site.as_bytes(),
         ip.as_bytes(),
@@ -43,6 +43,40 @@ pub fn visitor_hash(
         hasher.update(part);
     }
     hex(&hasher.finalize().as_bytes()[..HASH_BYTES])
+}
+
+/// A secret and the hash key derived from it.
+type DerivedKey = (Box<[u8]>, [u8; 32]);
+
+thread_local! {
+    /// The last secret this thread hashed with, and the key derived from it: deriving costs about
+    /// as much as the hash itself, and the secret rarely changes.
+    static KEY: RefCell<Option<DerivedKey>> = const { RefCell::new(None) };
+}
+
+/// The hash key of `secret` ([`KEY_CONTEXT`]).
+fn key(secret: &[u8]) -> [u8; 32] {
+    KEY.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match &*cell {
+            Some((known, key)) if **known == *secret => *key,
+            _ => {
+                let key = blake3::derive_key(KEY_CONTEXT, secret);
+                *cell = Some((secret.into(), key));
+                key
+            }
+        }
+    })
+}
+
+/// The UTC day of `now` as `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing the format).
+fn day(now: DateTime<Utc>) -> String {
+    let date = now.date_naive();
+    if (0..=9999).contains(&date.year()) {
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    } else {
+        now.format("%Y-%m-%d").to_string()
+    }
 }
 
 /// Lower-case hex of `bytes`.
@@ -132,6 +166,27 @@ mod tests {
             visitor_hash(SECRET, "ab", "c", "", at(0)),
             visitor_hash(SECRET, "a", "bc", "", at(0))
         );
+    }
+
+    #[test]
+    fn the_day_is_chronos_and_the_key_follows_the_secret() {
+        for (y, m, d) in [
+            (2026, 11, 29),
+            (2027, 1, 1),
+            (999, 2, 3),
+            (-5, 6, 7),
+            (10_000, 1, 1),
+        ] {
+            let t = Utc
+                .with_ymd_and_hms(y, m, d, 12, 0, 0)
+                .single()
+                .expect("valid");
+            assert_eq!(day(t), t.format("%Y-%m-%d").to_string());
+        }
+        let other = b"another secret, 32 bytes or more!";
+        for secret in [SECRET, other, SECRET] {
+            assert_eq!(key(secret), blake3::derive_key(KEY_CONTEXT, secret));
+        }
     }
 
     #[test]
