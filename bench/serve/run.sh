@@ -114,6 +114,10 @@ stop() {
 # where requests counts the measured run and sent the warm-up too.
 load() {
   local port=$1 out warm
+  # The previous leg's drain leaves dirty pages (archive, counters, spool): write them back now,
+  # not while this leg is measured.
+  sync
+  sleep 1
   warm=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "User-Agent: $UA" "http://127.0.0.1:$port$PAGE" |
     awk '/requests in/ { print $1 }')
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" \
@@ -251,6 +255,16 @@ if [ "$HAVE_SERVE" = 1 ]; then
   awk -v off="${RPS[off]}" -v on="${RPS[pipeline]}" 'BEGIN {
     cost = off > 0 ? (off - on) / off * 100 : 0
     printf "\npipeline cost: %.1f%% of throughput (target: under 10%%)\n", cost }'
+fi
+if [ "$HAVE_SERVE" = 1 ] && [ "$ROUNDS" -gt 1 ]; then
+  # Each round's own cost (its off and pipeline legs ran back to back), and their median.
+  costs=$(for round in $(seq 1 "$ROUNDS"); do
+    awk -v off="${RUNS[off.$round]%% *}" -v on="${RUNS[pipeline.$round]%% *}" \
+      'BEGIN { printf "%.1f\n", off > 0 ? (off - on) / off * 100 : 0 }'
+  done)
+  printf 'cost per round: %s (median %s%%)\n' \
+    "$(echo "$costs" | sed 's/$/%/' | paste -sd ' ')" \
+    "$(echo "$costs" | sort -n | sed -n "$(((ROUNDS + 1) / 2))p")"
 fi
 printf '\nmachine: %s cores, %s; wrk %s thread(s), %s connections, %s per leg\n' \
   "$(nproc)" "$(uname -sr)" "$THREADS" "$CONNECTIONS" "$DURATION"

@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use super::config::ServeConfig;
 use super::feed::Feed;
 use super::files::{Resolved, Site, Validators, content_type};
+use super::priority::ServerLoad;
 use super::viewer::{ViewerRules, page_view};
 use super::{api, dashboard, example_site, secret};
 use crate::local::{DataDir, LocalPipeline};
@@ -91,13 +92,15 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         (None, false) => None,
     };
 
+    // The server's busy time, which the pipeline workers yield to (once the runtime exists).
+    let load = Arc::new(ServerLoad::new());
     let (local_pipeline, pipeline) = if config.no_pipeline {
         (None, None)
     } else {
         let (data, capacity, workers) = (data.clone(), config.queue_capacity, config.workers);
-        let yield_to_server = config.pipeline_nice > 0;
+        let yield_to = (config.pipeline_nice > 0).then(|| Arc::clone(&load));
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
-            open_pipeline(data, capacity, workers, yield_to_server)
+            open_pipeline(data, capacity, workers, yield_to)
         })??;
         (Some(lp), Some(pipeline))
     };
@@ -122,6 +125,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         .thread_name("tally-serve")
         .build()
         .context("cannot start the runtime")?;
+    load.watch(&rt);
     let served = rt.block_on(serve(Arc::clone(&app)));
     // Every connection has finished or outlived the drain timeout: nothing left to wait for.
     rt.shutdown_background();
@@ -154,7 +158,7 @@ fn open_pipeline(
     data: DataDir,
     capacity: usize,
     workers: usize,
-    yield_to_server: bool,
+    yield_to: Option<Arc<ServerLoad>>,
 ) -> anyhow::Result<(LocalPipeline, Pipeline)> {
     let (lp, recovery) = LocalPipeline::open(&data)?;
     if recovery.records > 0 {
@@ -169,7 +173,7 @@ fn open_pipeline(
         workers,
         data.dead_letters(),
         &data.spool().join("serve-feed.jsonl"),
-        yield_to_server,
+        yield_to,
     )?;
     let pipeline = Pipeline {
         feed,

@@ -79,7 +79,7 @@ impl Spool {
             path: path.to_owned(),
             inner: Mutex::new(Inner {
                 file,
-                buffer: Vec::new(),
+                buffer: Vec::with_capacity(WRITE_BUFFER + 1024),
                 read_offset: 0,
             }),
             pending: AtomicU64::new(pending),
@@ -99,10 +99,15 @@ impl Spool {
 
     /// Appends `view` (buffered: [`Spool::take`], a full buffer and dropping the spool write it).
     pub fn push(&self, view: &EdgeView) -> io::Result<()> {
-        let mut line = serde_json::to_vec(view).map_err(io::Error::other)?;
-        line.push(b'\n');
         let mut inner = self.lock();
-        inner.buffer.extend_from_slice(&line);
+        // Straight into the buffer (a few hundred nanoseconds under the lock): no line of its own
+        // to allocate, grow and copy on the request path.
+        let start = inner.buffer.len();
+        if let Err(e) = serde_json::to_writer(&mut inner.buffer, view) {
+            inner.buffer.truncate(start);
+            return Err(io::Error::other(e));
+        }
+        inner.buffer.push(b'\n');
         self.pending.fetch_add(1, Ordering::AcqRel);
         if inner.buffer.len() >= WRITE_BUFFER {
             inner.write_buffer()?;
