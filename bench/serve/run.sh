@@ -260,7 +260,7 @@ if [ "$HAVE_SERVE" = 1 ] && [ "$ROUNDS" -gt 1 ]; then
   # Each round's own cost (its off and pipeline legs ran back to back), and their median.
   costs=$(for round in $(seq 1 "$ROUNDS"); do
     awk -v off="${RUNS[off.$round]%% *}" -v on="${RUNS[pipeline.$round]%% *}" \
-      'BEGIN { printf "%.1f\n", off > 0 ? (off - on) / off * 100 : 0 }'
+      'BEGIN { printf "%.1f\n", (off > 0 ? (off - on) / off * 100 : 0) }'
   done)
   printf 'cost per round: %s (median %s%%)\n' \
     "$(echo "$costs" | sed 's/$/%/' | paste -sd ' ')" \

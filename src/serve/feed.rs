@@ -27,7 +27,7 @@ use tally_bus::local::LocalBus;
 use tally_edge::EdgeView;
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
-use super::priority::{Backoff, ServerLoad};
+use super::priority::Backoff;
 use super::spool::{Spool, Spooled};
 use crate::local::{self, PutEventsTask};
 
@@ -123,14 +123,14 @@ impl Feed {
     /// overflows into the spool at `spool`; the dead-letter file is
     /// `dead_letter_dir/serve-feed.jsonl`. Views a previous server left in the spool are run
     /// first. The workers inherit the calling thread's scheduling priority; with
-    /// `yield_to`, the server's load, they also pause while the server is busy ([`Backoff`]).
+    /// `yield_to_server` they also pause while the machine has no free core ([`Backoff`]).
     pub fn start(
         bus: Arc<LocalBus>,
         capacity: usize,
         workers: usize,
         dead_letter_dir: PathBuf,
         spool: &std::path::Path,
-        yield_to: Option<Arc<ServerLoad>>,
+        yield_to_server: bool,
     ) -> anyhow::Result<Feed> {
         let subst = BTreeMap::from([("EventBusName".to_owned(), local::BUS_NAME.to_owned())]);
         let machine = Arc::new(
@@ -160,7 +160,7 @@ impl Feed {
                 stats: Arc::clone(&stats),
                 dead: Arc::clone(&dead),
                 spool: Arc::clone(&spool),
-                yield_to: yield_to.clone(),
+                yield_to_server,
             };
             let receiver = Arc::clone(&receiver);
             let handle = std::thread::Builder::new()
@@ -242,8 +242,8 @@ struct Worker {
     stats: Arc<FeedStats>,
     dead: Arc<DeadLetters>,
     spool: Arc<Spool>,
-    /// The server's load, to yield to while it is busy (see [`Backoff`]).
-    yield_to: Option<Arc<ServerLoad>>,
+    /// Whether to yield to the server while the machine is busy (see [`Backoff`]).
+    yield_to_server: bool,
 }
 
 impl Worker {
@@ -251,9 +251,10 @@ impl Worker {
     /// closed and both are empty.
     fn run(&self, receiver: &Mutex<Receiver<EdgeView>>) {
         let task = PutEventsTask::new(&self.bus);
-        let mut backoff = match &self.yield_to {
-            Some(load) => Backoff::new(Arc::clone(load)),
-            None => Backoff::off(),
+        let mut backoff = if self.yield_to_server {
+            Backoff::new()
+        } else {
+            Backoff::off()
         };
         loop {
             let wait = if self.spool.pending() > 0 {
@@ -309,7 +310,7 @@ impl Worker {
         true
     }
 
-    /// Runs one view, after pausing while the server is busy ([`Backoff::pace`]).
+    /// Runs one view, after pausing while the machine is busy ([`Backoff::pace`]).
     fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView, backoff: &mut Backoff) {
         backoff.pace();
         let (stats, dead) = (&self.stats, &self.dead);

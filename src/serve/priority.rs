@@ -7,11 +7,9 @@
 //! server wins, the queue overflows into the spool, and the pipeline catches up when the load
 //! drops. Elsewhere than Linux the priority is left alone (with a warning).
 
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::runtime::RuntimeMetrics;
 
 /// Runs `start` on a new thread whose nice value is at least `nice` (0: unchanged), and
 /// returns what it returns; threads it starts keep that priority.
@@ -58,70 +56,43 @@ fn lower(nice: i32) {
     }
 }
 
-/// How busy the server's own threads are: the share of the time its runtime's workers spent
-/// running tasks (tokio's busy-time counters). Shared between the server, which names its
-/// runtime once started ([`ServerLoad::watch`]), and the pipeline workers, which read it.
-#[derive(Debug, Default)]
-pub struct ServerLoad {
-    metrics: OnceLock<RuntimeMetrics>,
-}
-
-impl ServerLoad {
-    /// A load with no runtime yet: never busy until [`ServerLoad::watch`].
-    pub fn new() -> ServerLoad {
-        ServerLoad::default()
-    }
-
-    /// Watches `runtime`, the server's (once; later calls change nothing).
-    pub fn watch(&self, runtime: &tokio::runtime::Runtime) {
-        let _ = self.metrics.set(runtime.metrics());
-    }
-
-    /// The server's workers' busy time so far, summed, and how many workers there are.
-    fn busy_so_far(&self) -> Option<(Duration, usize)> {
-        let m = self.metrics.get()?;
-        let workers = m.num_workers();
-        let busy = (0..workers).map(|w| m.worker_total_busy_duration(w)).sum();
-        Some((busy, workers))
-    }
-}
-
-/// How a pipeline worker yields to the server: between views it looks at how busy the server's
-/// own threads were since it last looked ([`ServerLoad`]), and while they were busy more than
-/// [`BUSY_SHARE`] of the time it pauses, so the views wait in the queue and the spool instead of
-/// taking CPU from serving. Even then it runs a few views per pause, so a backlog always moves. The
-/// kernel's idle priority is not enough: in `bench/serve`, with nice 19 alone the pipeline still
-/// cost 38–48% of the throughput. Only the server's threads count: the pipeline's own work, like a
-/// backlog being caught up after a burst, never makes it pause.
+/// How a pipeline worker yields to the server: between views it looks at how much of the
+/// machine's CPU time went to normal-priority work (the server, and anything else not niced; the
+/// pipeline's own threads run niced, so its work does not count) since it last looked, from
+/// `/proc/stat`. While that left less than half a core free ([`FREE_CORES`]), it pauses for
+/// [`BUSY_PAUSE`], so the views wait in the queue and the spool instead of taking CPU from
+/// serving, and then runs [`VIEWS_PER_PAUSE`] views, so a backlog always moves. The kernel's idle
+/// priority is not enough: in `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of
+/// the throughput.
 #[derive(Debug)]
 pub struct Backoff {
-    /// `None`: never pause.
-    load: Option<Arc<ServerLoad>>,
-    /// When the load was last looked at, and the busy time then.
-    last: Option<(Instant, Duration)>,
+    /// Cores on this machine; 0: never pause.
+    cores: usize,
+    /// When the CPU times were last read, and what they were.
+    last: Option<(Instant, CpuTimes)>,
     busy: bool,
-    /// Views still allowed before the next pause, after one.
+    /// Views still allowed before the next look, after a pause.
     credit: usize,
 }
 
-/// How long a worker pauses while the server is busy.
+/// How long a worker pauses while the machine is busy.
 pub const BUSY_PAUSE: Duration = Duration::from_millis(200);
 
 /// Views a worker runs after each pause: together, so the consumers take them as one batch (the
 /// counters commit once) and the worker wakes once for all of them.
 pub const VIEWS_PER_PAUSE: usize = 8;
 
-/// The share of its workers' time the server must have been busy for the pipeline to pause.
-pub const BUSY_SHARE: f64 = 0.5;
+/// The machine is busy while normal-priority work leaves less than this many cores free.
+pub const FREE_CORES: f64 = 0.5;
 
-/// How often the load is looked at, at most (also the shortest window it is measured over).
-const CHECK_EVERY: Duration = Duration::from_millis(10);
+/// The shortest time the CPU times are compared over: the kernel counts in 10 ms ticks.
+const WINDOW: Duration = Duration::from_millis(100);
 
 impl Backoff {
-    /// A back-off that yields to the server whose load is `load`.
-    pub fn new(load: Arc<ServerLoad>) -> Backoff {
+    /// A back-off for this machine's core count.
+    pub fn new() -> Backoff {
         Backoff {
-            load: Some(load),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
             last: None,
             busy: false,
             credit: 0,
@@ -131,35 +102,33 @@ impl Backoff {
     /// A back-off that never pauses (shutting down, or `--pipeline-nice 0`).
     pub fn off() -> Backoff {
         Backoff {
-            load: None,
-            last: None,
-            busy: false,
-            credit: 0,
+            cores: 0,
+            ..Backoff::new()
         }
     }
 
-    /// Pauses for [`BUSY_PAUSE`] when the server was busy since the last look; after a pause,
-    /// lets [`VIEWS_PER_PAUSE`] views through before it looks again.
+    /// Pauses for [`BUSY_PAUSE`] when normal-priority work kept the machine busy since the last
+    /// look; after a pause, lets [`VIEWS_PER_PAUSE`] views through before it looks again.
     pub fn pace(&mut self) {
-        let Some(load) = &self.load else {
+        if self.cores == 0 {
             return;
-        };
+        }
         if self.credit > 0 {
             self.credit -= 1;
             return;
         }
         let now = Instant::now();
-        match self.last {
-            Some((at, _)) if now.duration_since(at) < CHECK_EVERY => {}
-            last => {
-                let Some((busy_now, workers)) = load.busy_so_far() else {
-                    return;
-                };
-                self.busy = last.is_some_and(|(at, busy_then)| {
-                    busy_share(busy_now.saturating_sub(busy_then), now - at, workers) > BUSY_SHARE
-                });
-                self.last = Some((now, busy_now));
-            }
+        if self
+            .last
+            .is_none_or(|(at, _)| now.duration_since(at) >= WINDOW)
+        {
+            let Some(times) = read_cpu_times() else {
+                return;
+            };
+            self.busy = self
+                .last
+                .is_some_and(|(_, before)| busy(before, times, self.cores));
+            self.last = Some((now, times));
         }
         if self.busy {
             // The next look comes after the pause and measures over it.
@@ -169,13 +138,61 @@ impl Backoff {
     }
 }
 
-/// The share of `workers`' time over `wall` that they were `busy`.
-fn busy_share(busy: Duration, wall: Duration, workers: usize) -> f64 {
-    let capacity = wall.as_secs_f64() * workers as f64;
-    if capacity <= 0.0 {
-        return 0.0;
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
     }
-    busy.as_secs_f64() / capacity
+}
+
+/// The machine's CPU time so far, in clock ticks (`/proc/stat`'s `cpu` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CpuTimes {
+    /// Time spent on normal-priority work: user (not niced), system, interrupts, and time the
+    /// hypervisor took.
+    taken: u64,
+    /// All of it, niced user time, idle and I/O wait included.
+    total: u64,
+}
+
+/// Whether, between `before` and `after`, normal-priority work left less than [`FREE_CORES`] of
+/// `cores` free.
+fn busy(before: CpuTimes, after: CpuTimes, cores: usize) -> bool {
+    let total = after.total.saturating_sub(before.total);
+    if total == 0 {
+        return false;
+    }
+    let taken = after.taken.saturating_sub(before.taken) as f64 / total as f64;
+    let cores = cores as f64;
+    (1.0 - taken) * cores < FREE_CORES
+}
+
+fn read_cpu_times() -> Option<CpuTimes> {
+    use std::io::Read;
+    // The first line is all that is needed, and comes first.
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open("/proc/stat")
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    cpu_times(std::str::from_utf8(&buf[..n]).ok()?.lines().next()?)
+}
+
+/// Parses `/proc/stat`'s first line: `cpu user nice system idle iowait irq softirq steal …`.
+fn cpu_times(line: &str) -> Option<CpuTimes> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = fields
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = v[..] else {
+        return None;
+    };
+    Some(CpuTimes {
+        taken: user + system + irq + softirq + steal,
+        total: user + nice + system + idle + iowait + irq + softirq + steal,
+    })
 }
 
 #[cfg(test)]
@@ -183,83 +200,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_share_of_the_workers_time() {
-        let ms = Duration::from_millis;
-        assert!((busy_share(ms(50), ms(50), 2) - 0.5).abs() < 1e-9);
-        assert!((busy_share(ms(100), ms(50), 2) - 1.0).abs() < 1e-9);
-        assert_eq!(busy_share(ms(0), ms(50), 2), 0.0);
-        assert_eq!(busy_share(ms(5), ms(0), 2), 0.0);
+    fn reads_the_cpu_line() {
+        let t =
+            cpu_times("cpu  4054190 410691 644795 2366120 25931 0 34541 3097 0 0").expect("times");
+        assert_eq!(t.taken, 4054190 + 644795 + 34541 + 3097);
+        assert_eq!(t.total, t.taken + 410691 + 2366120 + 25931);
+        // Kernels before steal time had 7 fields.
+        assert_eq!(cpu_times("cpu  1 2 3 4 5 6 7"), None);
+        assert_eq!(cpu_times("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(cpu_times("garbage"), None);
+        assert!(read_cpu_times().is_some(), "this machine has /proc/stat");
     }
 
-    /// A runtime whose workers spin is busy; the same runtime idle is not, whatever else runs.
     #[test]
-    fn pauses_while_the_servers_runtime_is_busy_only() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_time()
-            .build()
-            .expect("runtime");
-        let load = Arc::new(ServerLoad::new());
-        let mut backoff = Backoff::new(Arc::clone(&load));
-        // No runtime watched yet: never a pause.
-        for _ in 0..3 {
-            backoff.pace();
-            std::thread::sleep(CHECK_EVERY);
-        }
-        assert!(!backoff.busy);
-        load.watch(&rt);
+    fn busy_when_normal_work_leaves_less_than_half_a_core() {
+        let at = |taken, total| CpuTimes { taken, total };
+        let start = at(1000, 4000);
+        // Two cores, 200 ticks: all taken, nothing free.
+        assert!(busy(start, at(1200, 4200), 2));
+        // 80% taken: 0.4 of a core free.
+        assert!(busy(start, at(1160, 4200), 2));
+        // 70% taken: 0.6 free.
+        assert!(!busy(start, at(1140, 4200), 2));
+        // Niced work (the pipeline's own) and idle time are free.
+        assert!(!busy(start, at(1000, 4200), 2));
+        // No time passed, or the counters went backwards: not busy.
+        assert!(!busy(start, start, 2));
+        assert!(!busy(start, at(900, 3900), 2));
+        // One core: half of it must be free.
+        assert!(busy(start, at(1060, 4100), 1));
+        assert!(!busy(start, at(1040, 4100), 1));
+    }
 
-        // Idle runtime; this thread (not the server's) spins meanwhile.
-        let spin_until = Instant::now() + Duration::from_millis(100);
-        while Instant::now() < spin_until {
-            backoff.pace();
-            std::hint::spin_loop();
-        }
-        assert!(!backoff.busy, "an idle server counted as busy");
-
-        // Both workers spin (with a yield now and then, so tokio records their busy time).
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for _ in 0..2 {
-            let stop = Arc::clone(&stop);
-            rt.spawn(async move {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let until = Instant::now() + Duration::from_micros(200);
-                    while Instant::now() < until {
-                        std::hint::spin_loop();
-                    }
-                    tokio::task::yield_now().await;
-                }
-            });
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let before = Instant::now();
-            backoff.pace();
-            if before.elapsed() >= BUSY_PAUSE {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never paused while the server was busy"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        assert!(backoff.busy);
-        // After a pause, a few views go through together; then the next pause.
-        let before = Instant::now();
-        for _ in 1..VIEWS_PER_PAUSE {
-            backoff.pace();
-        }
-        assert!(before.elapsed() < BUSY_PAUSE);
-        let before = Instant::now();
-        backoff.pace();
-        assert!(before.elapsed() >= BUSY_PAUSE, "no pause after the batch");
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-
-        // Off: never a pause, busy or not.
+    #[test]
+    fn off_never_pauses() {
         let mut off = Backoff::off();
         let before = Instant::now();
-        off.pace();
+        for _ in 0..100 {
+            off.pace();
+        }
         assert!(before.elapsed() < BUSY_PAUSE);
     }
 }

@@ -22,7 +22,6 @@ use tokio::sync::Semaphore;
 use super::config::ServeConfig;
 use super::feed::Feed;
 use super::files::{Resolved, Site, Validators, content_type};
-use super::priority::ServerLoad;
 use super::viewer::{ViewerRules, page_view};
 use super::{api, dashboard, example_site, secret};
 use crate::local::{DataDir, LocalPipeline};
@@ -92,15 +91,13 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         (None, false) => None,
     };
 
-    // The server's busy time, which the pipeline workers yield to (once the runtime exists).
-    let load = Arc::new(ServerLoad::new());
     let (local_pipeline, pipeline) = if config.no_pipeline {
         (None, None)
     } else {
         let (data, capacity, workers) = (data.clone(), config.queue_capacity, config.workers);
-        let yield_to = (config.pipeline_nice > 0).then(|| Arc::clone(&load));
+        let yield_to_server = config.pipeline_nice > 0;
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
-            open_pipeline(data, capacity, workers, yield_to)
+            open_pipeline(data, capacity, workers, yield_to_server)
         })??;
         (Some(lp), Some(pipeline))
     };
@@ -125,7 +122,6 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         .thread_name("tally-serve")
         .build()
         .context("cannot start the runtime")?;
-    load.watch(&rt);
     let served = rt.block_on(serve(Arc::clone(&app)));
     // Every connection has finished or outlived the drain timeout: nothing left to wait for.
     rt.shutdown_background();
@@ -158,7 +154,7 @@ fn open_pipeline(
     data: DataDir,
     capacity: usize,
     workers: usize,
-    yield_to: Option<Arc<ServerLoad>>,
+    yield_to_server: bool,
 ) -> anyhow::Result<(LocalPipeline, Pipeline)> {
     let (lp, recovery) = LocalPipeline::open(&data)?;
     if recovery.records > 0 {
@@ -173,7 +169,7 @@ fn open_pipeline(
         workers,
         data.dead_letters(),
         &data.spool().join("serve-feed.jsonl"),
-        yield_to,
+        yield_to_server,
     )?;
     let pipeline = Pipeline {
         feed,
