@@ -48,8 +48,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     workers: u64,
     /// The pipeline threads' nice value (Linux): 19, the lowest priority, lets serving win on a
-    /// saturated machine, and the workers pause while every core is busy (the pipeline catches
-    /// up later); 0 runs them at the server's priority, without pausing.
+    /// saturated machine, and the workers pause while normal-priority work leaves less than half
+    /// a core free (the pipeline catches up later); 0 runs them at the server's priority, without
+    /// pausing.
     #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(0..=19))]
     pipeline_nice: i32,
     /// Seconds a client has to send a request's headers; slower clients are cut off.

@@ -31,8 +31,8 @@ pub struct ServeConfig {
     pub workers: usize,
     /// The nice value of every pipeline thread (Linux; 0 to 19). The default, 19, the lowest
     /// priority, lets serving win when the machine is saturated, and the feed workers pause while
-    /// every core is busy: the queue overflows into the spool and the pipeline catches up when
-    /// the load drops. 0: the server's own priority, no pausing.
+    /// normal-priority work leaves less than half a core free: the queue overflows into the spool
+    /// and the pipeline catches up when the load drops. 0: the server's own priority, no pausing.
     pub pipeline_nice: i32,
     /// Open connections, at most; beyond, new connections are closed at once.
     pub max_connections: usize,

@@ -123,7 +123,8 @@ impl Feed {
     /// overflows into the spool at `spool`; the dead-letter file is
     /// `dead_letter_dir/serve-feed.jsonl`. Views a previous server left in the spool are run
     /// first. The workers inherit the calling thread's scheduling priority; with
-    /// `yield_to_server` they also pause while the machine has no free core ([`Backoff`]).
+    /// `yield_to_server` they also pause while the machine has less than half a core free of
+    /// normal-priority work ([`Backoff`]).
     pub fn start(
         bus: Arc<LocalBus>,
         capacity: usize,
