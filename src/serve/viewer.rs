@@ -180,7 +180,8 @@ mod tests {
     use tally_edge::{CloudFrontEvent, Decision, Secret, decide};
 
     /// The reference: the origin-request event CloudFront would send for the request, built the
-    /// long way (every header copied into CloudFront's shape), for the edge's `decide`.
+    /// long way (every header copied into CloudFront's shape, the derived ones added), for the
+    /// edge's `decide`.
     fn origin_request(
         rules: &ViewerRules,
         request_id: &str,
@@ -209,37 +210,15 @@ mod tests {
                 add(name, value);
             }
         }
-        let client = rules
-            .trust_proxy
-            .then(|| forwarded_client(headers))
-            .flatten()
-            .unwrap_or(peer.ip())
-            .to_string();
+        // What CloudFront adds: the same derivation as the direct reading's.
+        let derived = CloudFrontHeaders::new(rules, headers, peer);
+        let client = derived.client.clone();
         add("x-forwarded-for", &client);
-        let agent = agent::classify(
-            headers
-                .get(hyper::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let d = agent.device;
-        for (name, on) in [
-            (IS_DESKTOP, d == DeviceClass::Desktop),
-            (IS_MOBILE, d == DeviceClass::Mobile),
-            (IS_TABLET, d == DeviceClass::Tablet),
-            (IS_SMARTTV, d == DeviceClass::Smarttv),
-            (IS_IOS, agent.os == Os::Ios),
-            (IS_ANDROID, agent.os == Os::Android),
-        ] {
+        for (name, on) in derived.flags {
             add(name, if on { "true" } else { "false" });
         }
-        if rules.trust_proxy
-            && let Some(country) = headers
-                .get(rules.country_header.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        {
-            add(COUNTRY, &country.to_ascii_uppercase());
+        if let Some(country) = &derived.country {
+            add(COUNTRY, country);
         }
         let event = serde_json::json!({"Records": [{"cf": {
             "config": {
