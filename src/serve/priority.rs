@@ -57,9 +57,10 @@ fn lower(nice: i32) {
 }
 
 /// How a pipeline worker yields to the server: between views it looks at how much of the
-/// machine's CPU time went to normal-priority work (the server, and anything else not niced; the
-/// pipeline's own threads run niced, so its work does not count) since it last looked, from
-/// `/proc/stat`. While that left less than half a core free ([`FREE_CORES`]), it pauses for
+/// machine's CPU time went to normal-priority work (the server, and anything else not niced) since
+/// it last looked, from `/proc/stat`. The pipeline's own threads run niced, so their user time
+/// does not count; their kernel time does (the kernel does not split it by priority), which is
+/// far from enough to make a pipeline catching up alone pause itself. While that left less than half a core free ([`FREE_CORES`]), it pauses for
 /// [`BUSY_PAUSE`], so the views wait in the queue and the spool instead of taking CPU from
 /// serving, and then runs [`VIEWS_PER_PAUSE`] views, so a backlog always moves. The kernel's idle
 /// priority is not enough: in `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of
