@@ -60,11 +60,12 @@ fn lower(nice: i32) {
 /// machine's CPU time went to normal-priority work (the server, and anything else not niced) since
 /// it last looked, from `/proc/stat`. The pipeline's own threads run niced, so their user time
 /// does not count; their kernel time does (the kernel does not split it by priority), which is
-/// far from enough to make a pipeline catching up alone pause itself. While that left less than half a core free ([`FREE_CORES`]), it pauses for
-/// [`BUSY_PAUSE`], so the views wait in the queue and the spool instead of taking CPU from
-/// serving, and then runs [`VIEWS_PER_PAUSE`] views, so a backlog always moves. The kernel's idle
-/// priority is not enough: in `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of
-/// the throughput.
+/// far from enough to make a pipeline catching up alone pause itself. While normal-priority work
+/// left less than half a core free ([`FREE_CORES`]), it pauses for [`BUSY_PAUSE`], so the views
+/// wait in the queue and the spool instead of taking CPU from serving, and then runs
+/// [`VIEWS_PER_PAUSE`] views, so a backlog always moves. The kernel's idle priority is not
+/// enough: in `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of the throughput.
+/// Where `/proc/stat` cannot be read, it never pauses.
 #[derive(Debug)]
 pub struct Backoff {
     /// Cores on this machine; 0: never pause.
@@ -111,20 +112,32 @@ impl Backoff {
     /// Pauses for [`BUSY_PAUSE`] when normal-priority work kept the machine busy since the last
     /// look; after a pause, lets [`VIEWS_PER_PAUSE`] views through before it looks again.
     pub fn pace(&mut self) {
+        if self.should_pause(Instant::now(), read_cpu_times) {
+            // The next look comes after the pause and measures over it.
+            std::thread::sleep(BUSY_PAUSE);
+        }
+    }
+
+    /// Whether to pause at `now`; `read` gives the CPU times when a look is due. When they
+    /// cannot be read, the back-off turns itself off rather than try again before every view.
+    fn should_pause(&mut self, now: Instant, read: impl FnOnce() -> Option<CpuTimes>) -> bool {
         if self.cores == 0 {
-            return;
+            return false;
         }
         if self.credit > 0 {
             self.credit -= 1;
-            return;
+            return false;
         }
-        let now = Instant::now();
         if self
             .last
             .is_none_or(|(at, _)| now.duration_since(at) >= WINDOW)
         {
-            let Some(times) = read_cpu_times() else {
-                return;
+            let Some(times) = read() else {
+                tracing::warn!(
+                    "cannot read /proc/stat: this pipeline worker no longer pauses for the server"
+                );
+                self.cores = 0;
+                return false;
             };
             self.busy = self
                 .last
@@ -132,10 +145,9 @@ impl Backoff {
             self.last = Some((now, times));
         }
         if self.busy {
-            // The next look comes after the pause and measures over it.
-            std::thread::sleep(BUSY_PAUSE);
             self.credit = VIEWS_PER_PAUSE - 1;
         }
+        self.busy
     }
 }
 
@@ -234,12 +246,45 @@ mod tests {
     }
 
     #[test]
+    fn pauses_while_busy_and_lets_a_batch_through_after_each_pause() {
+        let at = |taken, total| CpuTimes { taken, total };
+        let mut b = Backoff {
+            cores: 2,
+            ..Backoff::new()
+        };
+        let t0 = Instant::now();
+        // The first look has nothing to compare with.
+        assert!(!b.should_pause(t0, || Some(at(0, 0))));
+        // No new look within the window.
+        let soon = t0 + WINDOW / 2;
+        assert!(!b.should_pause(soon, || panic!("looked within the window")));
+        // Every tick taken by normal-priority work: pause, then a batch without looking.
+        let t1 = t0 + WINDOW;
+        assert!(b.should_pause(t1, || Some(at(20, 20))));
+        for _ in 1..VIEWS_PER_PAUSE {
+            assert!(!b.should_pause(t1, || panic!("looked during the batch")));
+        }
+        // Looked at again after the pause: still busy, so another pause and batch.
+        let t2 = t1 + BUSY_PAUSE;
+        assert!(b.should_pause(t2, || Some(at(60, 60))));
+        for _ in 1..VIEWS_PER_PAUSE {
+            assert!(!b.should_pause(t2, || panic!("looked during the batch")));
+        }
+        // The load dropped (idle and niced ticks): no more pauses.
+        let t3 = t2 + BUSY_PAUSE;
+        assert!(!b.should_pause(t3, || Some(at(62, 100))));
+        assert!(!b.should_pause(t3 + WINDOW, || Some(at(64, 140))));
+        // Unreadable: off for good, never asking again.
+        assert!(!b.should_pause(t3 + 2 * WINDOW, || None));
+        assert!(!b.should_pause(t3 + 3 * WINDOW, || panic!("asked again")));
+    }
+
+    #[test]
     fn off_never_pauses() {
         let mut off = Backoff::off();
-        let before = Instant::now();
-        for _ in 0..100 {
-            off.pace();
+        let t0 = Instant::now();
+        for i in 0..10 {
+            assert!(!off.should_pause(t0 + WINDOW * i, || panic!("off looked at the load")));
         }
-        assert!(before.elapsed() < BUSY_PAUSE);
     }
 }

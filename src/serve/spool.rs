@@ -79,7 +79,7 @@ impl Spool {
             path: path.to_owned(),
             inner: Mutex::new(Inner {
                 file,
-                buffer: Vec::with_capacity(WRITE_BUFFER + 1024),
+                buffer: Vec::new(),
                 read_offset: 0,
             }),
             pending: AtomicU64::new(pending),

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use hyper::HeaderMap;
 use tally_edge::headers::{
     COUNTRY, HeaderSource, IS_ANDROID, IS_DESKTOP, IS_IOS, IS_MOBILE, IS_SMARTTV, IS_TABLET,
+    country,
 };
 use tally_edge::{EdgeConfig, EdgeView, PageRequest, SkipReason, agent, is_event_id};
 use tally_schema::{DeviceClass, Os};
@@ -67,7 +68,7 @@ pub struct CloudFrontHeaders<'a> {
     headers: &'a HeaderMap,
     country_header: &'a str,
     /// The client address (never stored: it only feeds the visitor hash).
-    pub client: String,
+    client: String,
     /// `CloudFront-Viewer-Country`, upper-case, when a trusted proxy said it.
     country: Option<String>,
     /// The `CloudFront-Is-*-Viewer` flags, from the user agent.
@@ -98,15 +99,9 @@ impl<'a> CloudFrontHeaders<'a> {
         ];
         let country = rules
             .trust_proxy
-            .then(|| {
-                headers
-                    .get(rules.country_header.as_str())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-                    .map(str::to_ascii_uppercase)
-            })
-            .flatten();
+            .then(|| headers.get(rules.country_header.as_str())?.to_str().ok())
+            .flatten()
+            .and_then(|c| country(&c.to_ascii_uppercase()));
         CloudFrontHeaders {
             headers,
             country_header: &rules.country_header,
@@ -116,23 +111,31 @@ impl<'a> CloudFrontHeaders<'a> {
         }
     }
 
-    /// The values CloudFront itself sets for `lower_name`: `Some` for its own headers (possibly
-    /// no value), `None` for a header the client's values pass through.
+    /// Whether CloudFront sets `lower_name` itself, whatever the client sent: its own
+    /// `CloudFront-*` headers, `X-Forwarded-For`, and the header a trusted proxy names the
+    /// country in.
+    fn replaces(&self, lower_name: &str) -> bool {
+        lower_name.starts_with("cloudfront-")
+            || lower_name == "x-forwarded-for"
+            || lower_name == self.country_header
+    }
+
+    /// The values CloudFront itself sets for `lower_name`: `Some` for a header it
+    /// [replaces](Self::replaces) (possibly with no value), `None` for a header the client's
+    /// values pass through.
     fn cloudfront(&self, lower_name: &str) -> Option<Option<&str>> {
-        if lower_name.starts_with("cloudfront-") {
-            if lower_name == COUNTRY {
-                return Some(self.country.as_deref());
-            }
-            let flag = self.flags.iter().find(|(name, _)| *name == lower_name);
-            return Some(flag.map(|(_, on)| if *on { "true" } else { "false" }));
+        if !self.replaces(lower_name) {
+            return None;
         }
-        if lower_name == "x-forwarded-for" {
-            return Some(Some(&self.client));
-        }
-        if lower_name == self.country_header {
-            return Some(None);
-        }
-        None
+        Some(match lower_name {
+            "x-forwarded-for" => Some(self.client.as_str()),
+            COUNTRY => self.country.as_deref(),
+            _ => self
+                .flags
+                .iter()
+                .find(|(name, _)| *name == lower_name)
+                .map(|(_, on)| if *on { "true" } else { "false" }),
+        })
     }
 
     /// The client's values of `lower_name` that are header text.
@@ -198,20 +201,15 @@ mod tests {
                 extra: Map::new(),
             });
         };
+        // What CloudFront replaces and adds: the same derivation as the direct reading's.
+        let derived = CloudFrontHeaders::new(rules, headers, peer);
         for (name, value) in headers {
-            let name = name.as_str();
-            if name.starts_with("cloudfront-")
-                || name == "x-forwarded-for"
-                || name == rules.country_header
+            if let Ok(value) = value.to_str()
+                && !derived.replaces(name.as_str())
             {
-                continue;
-            }
-            if let Ok(value) = value.to_str() {
-                add(name, value);
+                add(name.as_str(), value);
             }
         }
-        // What CloudFront adds: the same derivation as the direct reading's.
-        let derived = CloudFrontHeaders::new(rules, headers, peer);
         let client = derived.client.clone();
         add("x-forwarded-for", &client);
         for (name, on) in derived.flags {
