@@ -543,8 +543,8 @@ fn shutdown_within_dead_letters_what_it_cannot_deliver() {
             .iter()
             .all(|r| r.condition == DeadLetterCondition::Shutdown)
     );
-    assert_eq!(records[0].attempts, 1, "the first event was tried once");
-    assert_eq!(records[4].attempts, 0, "queued events were not tried");
+    // Each was tried once while the others waited for their retries: nobody waits behind one.
+    assert!(records.iter().all(|r| r.attempts == 1), "{records:?}");
 }
 
 #[test]

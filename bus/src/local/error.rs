@@ -8,6 +8,9 @@ use super::input::InputError;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A target's overflow journal cannot be opened.
+    #[error("cannot open an overflow journal: {0}")]
+    Spill(String),
     /// A bad bus name, account or region.
     #[error("invalid bus config: {0}")]
     InvalidBus(String),

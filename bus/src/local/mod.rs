@@ -23,11 +23,19 @@
 //! ```
 //!
 //! Each target has a bounded queue served by its own thread, so a slow or
-//! failing target never holds up another. When a target's queue is full,
-//! [`LocalBus::put`] blocks until the worker makes room: events are never
-//! dropped for lack of space (backpressure). [`LocalBus::shutdown`] stops
-//! accepting events, lets the workers finish every queued event (delivered
-//! or dead-lettered) and joins them.
+//! failing target never holds up another, and a failed delivery waits for its
+//! retry in the worker's schedule while the events behind it go on. When a
+//! target's queue is full, the event goes to the target's overflow journal on
+//! disk ([`Target::spill_to`]), delivered once the queue is empty; a target
+//! without one makes [`LocalBus::put`] block until there is room
+//! (backpressure). Either way no event is dropped for lack of space.
+//! [`LocalBus::shutdown`] stops accepting events, lets the workers finish every
+//! queued event (delivered or dead-lettered) and joins them.
+//!
+//! A [`Ticket`] given to [`LocalBus::put_with_ticket`] is held by every delivery
+//! of that event and released when the last one ends (delivered, dead-lettered
+//! or written to an overflow journal): the caller learns when the event is
+//! safe without polling.
 
 mod dead_letter;
 mod error;
@@ -36,13 +44,15 @@ pub mod input;
 pub mod put_events;
 mod retry;
 mod rule;
+mod schedule;
+mod spill;
 mod target;
 mod time;
 mod worker;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -63,10 +73,17 @@ pub use put_events::{
 };
 pub use retry::RetryPolicy;
 pub use rule::{MAX_TARGETS_PER_RULE, Rule};
+pub use spill::SPILL_SYNC;
 pub use target::{Deliver, Target};
 pub use worker::TargetStats;
 
+use spill::Spill;
 use worker::{Abandon, Counters, Job, Worker};
+
+/// Held by each delivery of one event, released (dropped) when the last one ends: give it a
+/// `Drop` that does what should happen then. Jobs read back from an overflow journal carry
+/// none: the journal itself keeps them.
+pub type Ticket = Arc<dyn std::any::Any + Send + Sync>;
 
 /// Which bus this is: its name, and the account and region written into
 /// envelopes and ARNs.
@@ -187,10 +204,17 @@ impl LocalBusBuilder {
             for target in rule.targets {
                 let (tx, rx) = mpsc::sync_channel(target.queue_capacity);
                 let counters = Arc::new(Counters::default());
+                let spill = match &target.spill {
+                    Some(dir) => Some(Arc::new(Spill::open(dir).map_err(|e| {
+                        ConfigError::Spill(format!("target {:?}: {e}", target.id))
+                    })?)),
+                    None => None,
+                };
                 targets.push(TargetEntry {
                     rule: rule.name.clone(),
                     target: target.id.clone(),
                     counters: Arc::clone(&counters),
+                    spill: spill.clone(),
                 });
                 let worker = Worker {
                     bus: self.config.name.clone(),
@@ -199,6 +223,7 @@ impl LocalBusBuilder {
                     target,
                     counters,
                     abandon: Arc::clone(&abandon),
+                    spill,
                 };
                 let done = done_tx.clone();
                 let name = format!("bus-{}-{}", rule.name, worker.target.id);
@@ -239,6 +264,7 @@ struct TargetEntry {
     rule: String,
     target: String,
     counters: Arc<Counters>,
+    spill: Option<Arc<Spill>>,
 }
 
 /// What [`LocalBus::put`] did with an envelope.
@@ -309,6 +335,16 @@ impl LocalBus {
     /// envelope is taken as is; [`LocalBus::put_events`] builds one from API
     /// fields.
     pub fn put(&self, envelope: Value) -> Result<PutReceipt, BusError> {
+        self.put_with_ticket(envelope, None)
+    }
+
+    /// Like [`LocalBus::put`]; every delivery of the event holds `ticket`, which is released
+    /// once all of them have ended.
+    pub fn put_with_ticket(
+        &self,
+        envelope: Value,
+        ticket: Option<Ticket>,
+    ) -> Result<PutReceipt, BusError> {
         if !envelope.is_object() {
             return Err(BusError::NotAnObject);
         }
@@ -343,8 +379,10 @@ impl LocalBus {
                     event: Arc::clone(&event),
                     ingestion_time: Arc::clone(&ingestion_time),
                     accepted,
+                    _ticket: ticket.clone(),
+                    spilled: None,
                 };
-                if senders[t].send(job).is_err() {
+                if self.enqueue(t, &senders[t], job).is_err() {
                     // Only if the worker is gone, which cannot happen while
                     // the senders exist (sink panics are caught).
                     counters.unaccept();
@@ -354,6 +392,31 @@ impl LocalBus {
             }
         }
         Ok(receipt)
+    }
+
+    /// Puts `job` on target `t`'s queue; when it is full, in the target's overflow journal, or
+    /// (without one, or when the journal fails) waits for room.
+    fn enqueue(&self, t: usize, sender: &SyncSender<Job>, job: Job) -> Result<(), ()> {
+        let entry = &self.targets[t];
+        let job = match (&entry.spill, sender.try_send(job)) {
+            (_, Ok(())) => return Ok(()),
+            (_, Err(TrySendError::Disconnected(_))) => return Err(()),
+            (Some(spill), Err(TrySendError::Full(job))) => match spill.push(&job) {
+                Ok(()) => {
+                    entry.counters.spill();
+                    return Ok(());
+                }
+                Err(e) => {
+                    eprintln!(
+                        "tally-bus: target {:?}: cannot spill, waiting for room: {e}",
+                        entry.target
+                    );
+                    job
+                }
+            },
+            (None, Err(TrySendError::Full(job))) => job,
+        };
+        sender.send(job).map_err(|_| ())
     }
 
     /// The PutEvents API: builds an envelope for each entry (version `0`, a

@@ -1,6 +1,7 @@
 //! Targets: where matched events go, and how.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::dead_letter::{DeadLetter, StderrDeadLetter};
@@ -50,6 +51,7 @@ pub struct Target {
     pub(crate) dead_letter: Arc<dyn DeadLetter>,
     pub(crate) queue_capacity: usize,
     pub(crate) max_batch: usize,
+    pub(crate) spill: Option<PathBuf>,
 }
 
 impl Target {
@@ -77,6 +79,7 @@ impl Target {
             dead_letter: Arc::new(StderrDeadLetter),
             queue_capacity: Target::DEFAULT_QUEUE_CAPACITY,
             max_batch: Target::DEFAULT_MAX_BATCH,
+            spill: None,
         }
     }
 
@@ -112,6 +115,14 @@ impl Target {
         self
     }
 
+    /// Sends events that find the queue full to an overflow journal in `dir` (created; locked
+    /// while the bus runs; what a killed process left there is delivered first), so a put never
+    /// waits on this target. Without one, a put waits for room.
+    pub fn spill_to(mut self, dir: impl Into<PathBuf>) -> Target {
+        self.spill = Some(dir.into());
+        self
+    }
+
     /// The target id.
     pub fn id(&self) -> &str {
         &self.id
@@ -126,6 +137,7 @@ impl fmt::Debug for Target {
             .field("retry", &self.retry)
             .field("queue_capacity", &self.queue_capacity)
             .field("max_batch", &self.max_batch)
+            .field("spill", &self.spill)
             .finish_non_exhaustive()
     }
 }

@@ -4,16 +4,19 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Ticket;
 use super::dead_letter::{DeadLetterCondition, DeadLetterRecord};
 use super::error::DeliveryError;
 use super::input::{RenderContext, TargetInput};
+use super::schedule::{Pending, Schedule};
+use super::spill::Spill;
 use super::target::Target;
 use super::time::format_rfc3339;
 
@@ -25,6 +28,10 @@ pub(crate) struct Job {
     pub(crate) ingestion_time: Arc<str>,
     /// The same moment, for the maximum-event-age check.
     pub(crate) accepted: Instant,
+    /// The put's ticket: released (dropped) when this job ends.
+    pub(crate) _ticket: Option<Ticket>,
+    /// Its record in the target's overflow journal, acknowledged when the job ends.
+    pub(crate) spilled: Option<u64>,
 }
 
 /// Per-target counters.
@@ -35,6 +42,7 @@ pub(crate) struct Counters {
     retried: AtomicU64,
     dead_lettered: AtomicU64,
     dead_letter_failed: AtomicU64,
+    spilled: AtomicU64,
 }
 
 /// A snapshot of one target's counters.
@@ -55,6 +63,8 @@ pub struct TargetStats {
     pub dead_lettered: u64,
     /// Events whose dead-letter write failed (logged to stderr instead).
     pub dead_letter_failed: u64,
+    /// Events that found the queue full and waited in the target's overflow journal instead.
+    pub spilled: u64,
 }
 
 impl TargetStats {
@@ -73,6 +83,7 @@ impl Counters {
             retried: self.retried.load(Ordering::SeqCst),
             dead_lettered: self.dead_lettered.load(Ordering::SeqCst),
             dead_letter_failed: self.dead_letter_failed.load(Ordering::SeqCst),
+            spilled: self.spilled.load(Ordering::SeqCst),
         }
     }
 
@@ -82,6 +93,10 @@ impl Counters {
 
     pub(crate) fn unaccept(&self) {
         self.accepted.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn spill(&self) {
+        self.spilled.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -98,12 +113,12 @@ impl Abandon {
         self.cv.notify_all();
     }
 
-    fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         *self.flag.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sleeps for `d` unless abandoned first; returns whether abandoned.
-    fn sleep(&self, d: Duration) -> bool {
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
         let guard = self.flag.lock().unwrap_or_else(PoisonError::into_inner);
         let (guard, _) = self
             .cv
@@ -121,6 +136,8 @@ pub(crate) struct Worker {
     pub(crate) target: Target,
     pub(crate) counters: Arc<Counters>,
     pub(crate) abandon: Arc<Abandon>,
+    /// The target's overflow journal, if it has one.
+    pub(crate) spill: Option<Arc<Spill>>,
 }
 
 /// How one event ended.
@@ -135,63 +152,184 @@ enum Outcome {
 }
 
 impl Worker {
-    /// Serves the queue until every sender is gone and the queue is empty.
-    /// `_done` is dropped on return, which tells the bus this worker finished.
+    /// Serves the queue (and the overflow journal, when the queue is empty) until every sender
+    /// is gone and nothing is left, retries included. `_done` is dropped on return, which tells
+    /// the bus this worker finished.
     ///
-    /// Takes what is queued, up to the target's `max_batch`, without waiting for more.
+    /// Takes what is queued, up to the target's `max_batch`, without waiting for more. A failed
+    /// delivery waits for its retry in the worker's schedule, not in the worker: the events
+    /// after it go on being delivered meanwhile.
     pub(crate) fn run(self, queue: Receiver<Job>, _done: Sender<()>) {
+        let mut retries = Schedule::default();
+        let mut open = true;
+        loop {
+            self.run_due(&mut retries);
+            let wait = retries.wait();
+            let jobs = match self.next_batch(&queue, &mut open, wait) {
+                Some(jobs) => jobs,
+                None if retries.is_empty() => return,
+                None => {
+                    // Closed, and only retries left: wait for the next one (or the abandon).
+                    if self.abandon.sleep(retries.wait().unwrap_or_default()) {
+                        self.abandon_all(&mut retries);
+                    }
+                    continue;
+                }
+            };
+            self.process(jobs, &mut retries);
+        }
+    }
+
+    /// The next jobs: queued ones first, then the overflow journal's; waits up to `wait` (for
+    /// ever with `None`) while both are empty and the queue is open. `None`: closed and empty.
+    fn next_batch(
+        &self,
+        queue: &Receiver<Job>,
+        open: &mut bool,
+        wait: Option<Duration>,
+    ) -> Option<Vec<Job>> {
         let max = self.target.max_batch.max(1);
         let mut jobs = Vec::with_capacity(max);
-        while let Ok(first) = queue.recv() {
-            jobs.push(first);
-            while jobs.len() < max {
+        if *open {
+            let first = match (self.spill_pending(), wait) {
+                (true, _) => queue
+                    .try_recv()
+                    .map_err(|e| e == TryRecvError::Disconnected),
+                (false, None) => queue.recv().map_err(|_| true),
+                (false, Some(w)) => queue
+                    .recv_timeout(w)
+                    .map_err(|e| e == RecvTimeoutError::Disconnected),
+            };
+            match first {
+                Ok(job) => jobs.push(job),
+                Err(disconnected) => *open = !disconnected,
+            }
+            while !jobs.is_empty() && jobs.len() < max {
                 match queue.try_recv() {
                     Ok(job) => jobs.push(job),
                     Err(_) => break,
                 }
             }
-            self.process(&jobs);
-            jobs.clear();
         }
+        if jobs.is_empty()
+            && let Some(spill) = &self.spill
+        {
+            jobs = spill.take(max, &mut |reason| self.dead_letter_unreadable(reason));
+        }
+        if jobs.is_empty() && !*open {
+            return None;
+        }
+        Some(jobs)
     }
 
-    /// Renders and delivers `jobs`: together first, then the failed ones one by one under the
-    /// retry policy.
-    fn process(&self, jobs: &[Job]) {
+    fn spill_pending(&self) -> bool {
+        self.spill.as_ref().is_some_and(|s| s.pending())
+    }
+
+    /// Renders and delivers `jobs` together; what fails retryably goes to the schedule.
+    fn process(&self, jobs: Vec<Job>, retries: &mut Schedule) {
         if self.abandon.is_set() {
             for job in jobs {
                 let outcome = dead(DeadLetterCondition::Shutdown, 0, shutdown_reason(), None);
                 self.finish(job, outcome);
             }
+            self.abandon_all(retries);
             return;
         }
-        // Per job, in queue order: the index of its input, or how it already ended.
-        let mut slots = Vec::with_capacity(jobs.len());
-        let mut inputs = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            slots.push(match self.render(job) {
-                Ok(input) => {
-                    inputs.push(input);
-                    Ok(inputs.len() - 1)
-                }
-                Err(outcome) => Err(outcome),
-            });
-        }
-        // One result per input (`attempt_batch` guarantees the count).
-        let mut first = match inputs.len() {
+        // Per job, in queue order: its input, or how it already ended.
+        let rendered: Vec<(Job, Result<TargetInput, Outcome>)> = jobs
+            .into_iter()
+            .map(|job| {
+                let input = self.render(&job);
+                (job, input)
+            })
+            .collect();
+        let inputs: Vec<&TargetInput> = rendered
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .collect();
+        let mut results = match inputs.len() {
             0 => Vec::new(),
-            1 => vec![self.attempt(&inputs[0])],
-            _ => self.attempt_batch(&inputs),
-        };
-        for (job, slot) in jobs.iter().zip(slots) {
-            let outcome = match slot {
-                Ok(i) => {
-                    let result = std::mem::replace(&mut first[i], Ok(()));
-                    self.retry(job, &inputs[i], result)
+            1 => vec![self.attempt(inputs[0])],
+            _ => {
+                let owned: Vec<TargetInput> = inputs.into_iter().cloned().collect();
+                self.attempt_batch(&owned)
+            }
+        }
+        .into_iter();
+        for (job, input) in rendered {
+            match input {
+                Ok(input) => {
+                    let result = results.next().unwrap_or(Ok(()));
+                    self.settle(Pending::first(job, input), result, retries);
                 }
-                Err(outcome) => outcome,
-            };
-            self.finish(job, outcome);
+                Err(outcome) => self.finish(job, outcome),
+            }
+        }
+    }
+
+    /// Attempts every retry that is due.
+    fn run_due(&self, retries: &mut Schedule) {
+        if self.abandon.is_set() {
+            self.abandon_all(retries);
+            return;
+        }
+        while let Some(pending) = retries.pop_due(Instant::now()) {
+            self.counters.retried.fetch_add(1, Ordering::SeqCst);
+            let result = self.attempt(&pending.input);
+            self.settle(pending.next(), result, retries);
+        }
+    }
+
+    /// Ends `pending` after an attempt with `result`, or schedules its next retry under the
+    /// policy.
+    fn settle(&self, pending: Pending, result: Result<(), DeliveryError>, retries: &mut Schedule) {
+        let err = match result {
+            Ok(()) => return self.finish(pending.job, Outcome::Delivered),
+            Err(e) => e,
+        };
+        let (policy, attempts) = (&self.target.retry, pending.attempts);
+        let condition = if err.is_permanent() {
+            Some(DeadLetterCondition::PermanentFailure)
+        } else if attempts > policy.maximum_retry_attempts() {
+            Some(DeadLetterCondition::MaximumRetryAttempts)
+        } else if pending.job.accepted.elapsed() + policy.delay(attempts)
+            > policy.maximum_event_age()
+        {
+            Some(DeadLetterCondition::MaximumEventAge)
+        } else {
+            None
+        };
+        match condition {
+            Some(c) => {
+                let outcome = dead(c, attempts, err.message().to_owned(), Some(&pending.input));
+                self.finish(pending.job, outcome);
+            }
+            None => {
+                let due = Instant::now() + policy.delay(attempts);
+                retries.push(
+                    due,
+                    Pending {
+                        last: Some(err),
+                        ..pending
+                    },
+                );
+            }
+        }
+    }
+
+    /// A time-limited shutdown gave up: every scheduled retry is dead-lettered.
+    fn abandon_all(&self, retries: &mut Schedule) {
+        while let Some(p) = retries.pop_any() {
+            let last = p.last.as_ref().map_or("", DeliveryError::message);
+            let reason = format!("{}; last error: {last}", shutdown_reason());
+            let outcome = dead(
+                DeadLetterCondition::Shutdown,
+                p.attempts,
+                reason,
+                Some(&p.input),
+            );
+            self.finish(p.job, outcome);
         }
     }
 
@@ -207,40 +345,8 @@ impl Worker {
         })
     }
 
-    /// Takes the first attempt's `result` and retries under the policy until delivered or dead.
-    fn retry(&self, job: &Job, input: &TargetInput, first: Result<(), DeliveryError>) -> Outcome {
-        let policy = &self.target.retry;
-        let mut attempts: u32 = 1;
-        let mut result = first;
-        loop {
-            let err = match result {
-                Ok(()) => return Outcome::Delivered,
-                Err(e) => e,
-            };
-            if err.is_permanent() {
-                let condition = DeadLetterCondition::PermanentFailure;
-                return dead(condition, attempts, err.message().to_owned(), Some(input));
-            }
-            if attempts > policy.maximum_retry_attempts() {
-                let condition = DeadLetterCondition::MaximumRetryAttempts;
-                return dead(condition, attempts, err.message().to_owned(), Some(input));
-            }
-            let delay = policy.delay(attempts);
-            if job.accepted.elapsed() + delay > policy.maximum_event_age() {
-                let condition = DeadLetterCondition::MaximumEventAge;
-                return dead(condition, attempts, err.message().to_owned(), Some(input));
-            }
-            if self.abandon.sleep(delay) {
-                let reason = format!("{}; last error: {}", shutdown_reason(), err.message());
-                return dead(DeadLetterCondition::Shutdown, attempts, reason, Some(input));
-            }
-            self.counters.retried.fetch_add(1, Ordering::SeqCst);
-            attempts += 1;
-            result = self.attempt(input);
-        }
-    }
-
-    fn finish(&self, job: &Job, outcome: Outcome) {
+    /// Ends `job`: counted, its overflow record acknowledged, its ticket released.
+    fn finish(&self, job: Job, outcome: Outcome) {
         match outcome {
             Outcome::Delivered => {
                 self.counters.delivered.fetch_add(1, Ordering::SeqCst);
@@ -250,7 +356,10 @@ impl Worker {
                 attempts,
                 reason,
                 input,
-            } => self.dead_letter(job, condition, attempts, reason, input),
+            } => self.dead_letter(&job, condition, attempts, reason, input),
+        }
+        if let (Some(seq), Some(spill)) = (job.spilled, &self.spill) {
+            spill.ack(seq);
         }
     }
 
@@ -313,6 +422,21 @@ impl Worker {
                 );
             }
         }
+    }
+}
+
+impl Worker {
+    /// Something in the overflow journal that is not an event: kept in the dead letters.
+    fn dead_letter_unreadable(&self, reason: String) {
+        let now = format_rfc3339(SystemTime::now());
+        let job = Job {
+            event: Arc::new(Value::Null),
+            ingestion_time: now.into(),
+            accepted: Instant::now(),
+            _ticket: None,
+            spilled: None,
+        };
+        self.dead_letter(&job, DeadLetterCondition::InvalidInput, 0, reason, None);
     }
 }
 
