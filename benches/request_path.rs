@@ -59,6 +59,7 @@ fn headers(list: &[(&str, &str)]) -> HeaderMap {
 fn bench(c: &mut Criterion) {
     let rules = ViewerRules {
         trust_proxy: false,
+        trusted_hops: 1,
         country_header: "cloudfront-viewer-country".into(),
     };
     let mut edge = EdgeConfig::new("localhost");

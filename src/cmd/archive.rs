@@ -30,7 +30,9 @@ pub enum ArchiveCommand {
 pub fn run(cmd: ArchiveCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ArchiveCommand::Compact { day, data } => {
-            let config = ArchiveConfig::new(DataDir::new(data).archive());
+            let data = DataDir::new(data);
+            let _lock = data.lock()?;
+            let config = ArchiveConfig::new(data.archive());
             let report = compact_day(&config, day, &CompactOptions::default())
                 .with_context(|| format!("cannot compact {day}"))?;
             println!(

@@ -62,6 +62,7 @@ pub struct ReplayArgs {
 /// Runs `tally replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let data = DataDir::new(&args.data);
+    let _lock = data.lock()?;
     let target = match (&args.consumer, args.aws) {
         (Some(consumer), _) => consumer.clone(),
         (None, true) => "aws".into(),

@@ -25,10 +25,15 @@ pub struct ServeArgs {
     /// Serve the files only: no page views, no pipeline.
     #[arg(long)]
     no_pipeline: bool,
-    /// Behind a trusted proxy: the client is the first X-Forwarded-For entry and the country
-    /// comes from --country-header. Without it both are ignored and the country is unknown.
+    /// Behind a trusted proxy: the client comes from X-Forwarded-For (--trusted-hops from the
+    /// right) and the country from --country-header. Without it both are ignored and the
+    /// country is unknown.
     #[arg(long)]
     trust_proxy: bool,
+    /// With --trust-proxy: how many trusted proxies append to X-Forwarded-For; the client is
+    /// the entry this far from the right (entries further left are the client's own claims).
+    #[arg(long, default_value_t = 1, requires = "trust_proxy", value_parser = clap::value_parser!(u64).range(1..=16))]
+    trusted_hops: u64,
     /// The header holding the viewer's country (ISO 3166-1 alpha-2), with --trust-proxy.
     #[arg(
         long,
@@ -40,10 +45,6 @@ pub struct ServeArgs {
     /// --trust-proxy; generated into DATA/api-token when not given.
     #[arg(long)]
     api_token: Option<String>,
-    /// Page views waiting for the pipeline in memory, at most; beyond, they wait in the spool
-    /// (DATA/spool/serve-feed.jsonl) until the pipeline catches up.
-    #[arg(long, default_value_t = 10_000)]
-    queue: usize,
     /// Pipeline worker threads, each running the enrichment state machine.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     workers: u64,
@@ -72,7 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .api_token
         .or_else(|| std::env::var("TALLY_API_TOKEN").ok())
         .filter(|t| !t.is_empty());
-    config.queue_capacity = args.queue;
+    config.trusted_hops = usize::try_from(args.trusted_hops).unwrap_or(1);
     config.pipeline_nice = args.pipeline_nice;
     config.workers = usize::try_from(args.workers).unwrap_or(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout);

@@ -5,9 +5,10 @@
 //! writes the archive's time-buffered objects. Shutting down drains the bus, then flushes every
 //! consumer, so everything accepted is on disk.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tally_bus::local::{LocalBus, TargetReport};
 use tally_consumer::{Declaration, LocalConsumer, local_rules};
 use tally_counters::LocalCounters;
 use tally_failures::FailedEvents;
+use tally_journal::{DirLock, JournalError};
 
 use super::bus_config;
 
@@ -52,9 +54,37 @@ impl DataDir {
         self.root.join("dead-letters")
     }
 
-    /// Page views `tally serve` accepted and the pipeline has not run yet (its overflow spool).
-    pub fn spool(&self) -> PathBuf {
-        self.root.join("spool")
+    /// The journals: `serve-feed/` (every page view `tally serve` answered, until every consumer
+    /// made it durable) and `bus/RULE/` (what a target's full queue could not take).
+    pub fn journal(&self) -> PathBuf {
+        self.root.join("journal")
+    }
+
+    /// Locks the data directory for this process until the last clone of the lock is dropped
+    /// (or the process dies); another process holding it is an error naming its pid. Within one
+    /// process, a second call while the first lock lives shares it.
+    pub fn lock(&self) -> anyhow::Result<Arc<DirLock>> {
+        static HELD: Mutex<BTreeMap<PathBuf, Weak<DirLock>>> = Mutex::new(BTreeMap::new());
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        let key = self
+            .root
+            .canonicalize()
+            .with_context(|| format!("cannot open {}", self.root.display()))?;
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(lock) = held.get(&key).and_then(Weak::upgrade) {
+            return Ok(lock);
+        }
+        let lock = Arc::new(DirLock::acquire(&key).map_err(|e| match e {
+            JournalError::Locked { pid, .. } => anyhow::anyhow!(
+                "the data directory {} is in use by another tally command{}: stop it first, or give this one another --data",
+                self.root.display(),
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+            ),
+            e => anyhow::Error::new(e),
+        })?);
+        held.insert(key, Arc::downgrade(&lock));
+        Ok(lock)
     }
 
     /// The `PageView.Failed` events, one JSON-lines file per UTC day (`tally failed list`).
@@ -91,6 +121,8 @@ pub struct LocalConsumers {
     pub failures: Arc<FailedEvents>,
     /// The consumers `tally new consumer` generated, in the order of [`declarations`].
     pub generated: Vec<Arc<dyn LocalConsumer>>,
+    /// The data directory's lock, held while the consumers are open.
+    _lock: Arc<DirLock>,
 }
 
 impl std::fmt::Debug for LocalConsumers {
@@ -112,8 +144,7 @@ impl std::fmt::Debug for LocalConsumers {
 impl LocalConsumers {
     /// Opens every consumer on `data`; the archive recovers what a killed process left.
     pub fn open(data: &DataDir) -> anyhow::Result<(LocalConsumers, Recovery)> {
-        std::fs::create_dir_all(data.root())
-            .with_context(|| format!("cannot create {}", data.root().display()))?;
+        let lock = data.lock()?;
         let (archive, recovery) = ArchiveConsumer::open(ArchiveConfig::new(data.archive()))
             .with_context(|| format!("cannot open the archive in {}", data.archive().display()))?;
         let counters = LocalCounters::open(data.counters())
@@ -139,6 +170,7 @@ impl LocalConsumers {
                 counters: Arc::new(counters),
                 failures: Arc::new(failures),
                 generated,
+                _lock: lock,
             },
             recovery,
         ))
@@ -179,6 +211,19 @@ impl LocalConsumers {
                 .map_err(|e| anyhow::anyhow!("cannot flush consumer {name}: {e}"))?;
         }
         Ok(())
+    }
+}
+
+/// Ticks (seconds) between two purges of the counters' expired records: hourly.
+const PURGE_EVERY_TICKS: u64 = 3600;
+
+/// Removes the counters' expired dedupe records, visitor markers and minutes (what DynamoDB's
+/// TTL does in the cloud): when the pipeline opens, then hourly.
+fn purge_counters(counters: &LocalCounters) {
+    match counters.purge_expired(chrono::Utc::now()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(records = n, "counters: purged expired records"),
+        Err(e) => tracing::warn!(error = %e, "counters: cannot purge expired records"),
     }
 }
 
@@ -226,21 +271,29 @@ impl LocalPipeline {
     ) -> anyhow::Result<Self> {
         let mut builder = LocalBus::builder(bus_config());
         for consumer in subscribed {
-            for rule in local_rules(consumer, &data.dead_letters())? {
+            let spill = data.journal().join("bus");
+            for rule in local_rules(consumer, &data.dead_letters(), Some(&spill))? {
                 builder = builder.rule(rule);
             }
         }
         let bus = Arc::new(builder.build()?);
+        purge_counters(&consumers.counters);
         let (stop, stopped) = mpsc::channel::<()>();
-        let archive = Arc::clone(&consumers.archive);
+        let (archive, counters) = (
+            Arc::clone(&consumers.archive),
+            Arc::clone(&consumers.counters),
+        );
         let ticker = std::thread::Builder::new()
             .name("tally-archive-ticker".into())
             .spawn(move || {
-                loop {
+                for tick in 1u64.. {
                     match stopped.recv_timeout(Duration::from_secs(1)) {
                         Err(RecvTimeoutError::Timeout) => {
                             if let Err(e) = archive.archive().flush_due() {
                                 tracing::warn!(error = %e, "archive: cannot write a due object");
+                            }
+                            if tick % PURGE_EVERY_TICKS == 0 {
+                                purge_counters(&counters);
                             }
                         }
                         _ => return,

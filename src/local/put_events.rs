@@ -1,7 +1,7 @@
 //! The Step Functions `events:putEvents` integration, onto the local bus.
 
 use serde_json::Value;
-use tally_bus::local::{LocalBus, PutEventsError, PutEventsRequestEntry};
+use tally_bus::local::{LocalBus, PutEventsError, PutEventsRequestEntry, Ticket};
 use tally_states::{TaskContext, TaskError, TaskHandler};
 
 /// The optimized EventBridge integration's resource.
@@ -18,12 +18,22 @@ pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
 #[derive(Debug)]
 pub struct PutEventsTask<'a> {
     bus: &'a LocalBus,
+    ticket: Option<Ticket>,
 }
 
 impl<'a> PutEventsTask<'a> {
     /// A handler putting onto `bus`.
     pub fn new(bus: &'a LocalBus) -> Self {
-        Self { bus }
+        Self { bus, ticket: None }
+    }
+
+    /// A handler putting onto `bus` whose every delivery holds `ticket` (see
+    /// [`LocalBus::put_with_ticket`]).
+    pub fn with_ticket(bus: &'a LocalBus, ticket: Ticket) -> Self {
+        Self {
+            bus,
+            ticket: Some(ticket),
+        }
     }
 
     /// Whether this handler runs `resource`: for `Definition::load`.
@@ -64,7 +74,7 @@ impl TaskHandler for PutEventsTask<'_> {
         }
         let response = self
             .bus
-            .put_events(&entries)
+            .put_events_with_ticket(&entries, self.ticket.as_ref())
             .map_err(|e: PutEventsError| invalid(e.to_string()))?;
         let json = serde_json::to_value(&response).unwrap_or_default();
         if response.failed_entry_count > 0 {

@@ -17,22 +17,24 @@ pub struct ServeConfig {
     pub site: String,
     /// Serve the files only: no page views, no pipeline (the benchmark's "pipeline off").
     pub no_pipeline: bool,
-    /// Behind a trusted proxy: the client is the first `X-Forwarded-For` entry and the country
-    /// comes from [`ServeConfig::country_header`]. Off: both headers are ignored.
+    /// Behind a trusted proxy: the client is taken from `X-Forwarded-For` (see
+    /// [`ServeConfig::trusted_hops`]) and the country from [`ServeConfig::country_header`].
+    /// Off: both headers are ignored.
     pub trust_proxy: bool,
+    /// Trusted proxies in front, each appending to `X-Forwarded-For`: the client is the entry
+    /// this far from the right (as nginx's `real_ip_recursive` and ALB take it).
+    pub trusted_hops: usize,
     /// The header carrying the viewer's country (ISO 3166-1 alpha-2) when `trust_proxy` is on.
     pub country_header: String,
     /// The API token; required (generated when not given) when the server is exposed beyond
     /// loopback (a non-loopback address, or `trust_proxy`).
     pub api_token: Option<String>,
-    /// Page views waiting for the pipeline, at most; beyond, they go to a dead-letter file.
-    pub queue_capacity: usize,
     /// Pipeline worker threads (each runs the enrichment state machine).
     pub workers: usize,
     /// The nice value of every pipeline thread (Linux; 0 to 19). The default, 19, the lowest
     /// priority, lets serving win when the machine is saturated, and the feed workers pause while
-    /// normal-priority work leaves less than half a core free: the queue overflows into the spool
-    /// and the pipeline catches up when the load drops. 0: the server's own priority, no pausing.
+    /// normal-priority work leaves less than half a core free: the views wait in the journal and
+    /// the pipeline catches up when the load drops. 0: the server's own priority, no pausing.
     pub pipeline_nice: i32,
     /// Open connections, at most; beyond, new connections are closed at once.
     pub max_connections: usize,
@@ -60,9 +62,9 @@ impl ServeConfig {
             site: "localhost".into(),
             no_pipeline: false,
             trust_proxy: false,
+            trusted_hops: 1,
             country_header: "CloudFront-Viewer-Country".into(),
             api_token: None,
-            queue_capacity: 10_000,
             workers: 2,
             pipeline_nice: 19,
             max_connections: 1024,

@@ -1,136 +1,91 @@
-//! The pipeline feed: page views leave the request path through a bounded queue to worker
-//! threads, each running the enrichment state machine (`state-machines/enrich.asl.json`) with its
-//! `events:putEvents` task onto the local bus, where every declared consumer takes them.
+//! The pipeline feed: every page view is appended to the serve journal
+//! (`DATA/journal/serve-feed/`, [`tally_journal`]) before its response is sent, and worker
+//! threads read the journal in order, run the enrichment state machine
+//! (`state-machines/enrich.asl.json`) with its `events:putEvents` task onto the local bus, and
+//! acknowledge a view only once every consumer its event reached has made it durable (or
+//! dead-lettered it): the bus releases the put's ticket then.
 //!
-//! The response never waits on the pipeline. When the queue is full the view is appended to the
-//! spool (`DATA/spool/serve-feed.jsonl`, see [`super::spool`]), which the workers work through
-//! whenever the queue is empty: a burst beyond what the pipeline keeps up with is counted late,
-//! not lost. An execution that fails (after the state machine's own dead-letter path), a view the
-//! spool cannot take and an unreadable spool line go to `DATA/dead-letters/serve-feed.jsonl` with
-//! the reason, and are counted.
+//! A server killed at any moment loses nothing: the next one on the same data directory reads
+//! every view not yet acknowledged again, and the consumers, idempotent per `event_id`, absorb
+//! what had already reached them. What cannot be run (an execution that fails after the state
+//! machine's own dead-letter path, an unreadable journal record) goes to
+//! `DATA/dead-letters/serve-feed.jsonl` with the reason, and is counted.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::json;
-use tally_bus::local::LocalBus;
+use tally_bus::local::{LocalBus, Ticket};
 use tally_edge::EdgeView;
+use tally_journal::{Durability, Journal, JournalConfig};
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
+use super::dead_letters::DeadLetters;
 use super::priority::Backoff;
-use super::spool::{Spool, Spooled};
 use crate::local::{self, PutEventsTask};
 
 /// The enrichment state machine's definition.
 pub const ENRICH_ASL: &str = include_str!("../../state-machines/enrich.asl.json");
 
+/// How often the serve journal is fsynced, at most: what a power loss can take.
+pub const JOURNAL_SYNC: Duration = Duration::from_secs(1);
+
 /// The feed's counts.
 #[derive(Debug, Default)]
 pub struct FeedStats {
-    /// Page views handed to the queue.
+    /// Page views appended to the journal by this server.
     pub queued: AtomicU64,
-    /// Page views written to the spool (the queue was full).
-    pub spooled: AtomicU64,
     /// Executions that succeeded (the view, or its dead-letter event, is on the bus).
     pub executed: AtomicU64,
-    /// Views written to the feed's dead-letter file (queue full, or the execution failed).
+    /// Views written to the feed's dead-letter file.
     pub dead_lettered: AtomicU64,
 }
 
 /// A snapshot of [`FeedStats`].
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct FeedCounts {
-    /// Page views handed to the queue.
+    /// Page views appended to the journal by this server.
     pub queued: u64,
-    /// Page views written to the spool (the queue was full).
-    pub spooled: u64,
-    /// Page views in the spool now, waiting for the pipeline.
+    /// Views a previous server left unacknowledged in the journal, run again by this one.
+    pub recovered: u64,
+    /// Page views in the journal not yet run: the pipeline's backlog.
     pub backlog: u64,
+    /// Views run and not yet durable in every consumer.
+    pub in_flight: u64,
     /// Executions that succeeded.
     pub executed: u64,
     /// Views in the feed's dead-letter file.
     pub dead_lettered: u64,
 }
 
-impl FeedStats {
-    /// The counts now, with the spool's `backlog`.
-    pub fn snapshot(&self, backlog: u64) -> FeedCounts {
-        FeedCounts {
-            queued: self.queued.load(Ordering::Relaxed),
-            spooled: self.spooled.load(Ordering::Relaxed),
-            backlog,
-            executed: self.executed.load(Ordering::Relaxed),
-            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Appends to the feed's dead-letter file, one JSON object per line.
-#[derive(Debug)]
-struct DeadLetters {
-    path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
-}
-
-impl DeadLetters {
-    fn write(&self, reason: &str, view: &EdgeView) {
-        self.write_value(json!({"reason": reason, "at": Utc::now(), "view": view}));
-    }
-
-    fn write_value(&self, value: serde_json::Value) {
-        let line = value.to_string();
-        let Ok(mut file) = self.file.lock() else {
-            return;
-        };
-        if file.is_none() {
-            *file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(|e| tracing::error!(path = %self.path.display(), error = %e, "cannot open the feed's dead-letter file"))
-                .ok();
-        }
-        if let Some(f) = file.as_mut()
-            && let Err(e) = writeln!(f, "{line}")
-        {
-            tracing::error!(error = %e, "cannot write the feed's dead-letter file");
-        }
-    }
-}
-
-/// The queue's sending end and its workers.
+/// The journal and its workers.
 #[derive(Debug)]
 pub struct Feed {
-    sender: Mutex<Option<SyncSender<EdgeView>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
+    journal: Arc<Journal>,
+    recovered: u64,
+    closed: Arc<AtomicBool>,
+    workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<FeedStats>,
     dead: Arc<DeadLetters>,
-    spool: Arc<Spool>,
 }
 
 impl Feed {
-    /// Starts `workers` threads putting onto `bus`, behind a queue of `capacity` views that
-    /// overflows into the spool at `spool`; the dead-letter file is
-    /// `dead_letter_dir/serve-feed.jsonl`. Views a previous server left in the spool are run
-    /// first. The workers inherit the calling thread's scheduling priority; with
-    /// `yield_to_server` they also pause while the machine has less than half a core free of
-    /// normal-priority work ([`Backoff`]).
+    /// Opens the journal in `dir` and starts `workers` threads putting onto `bus`; the
+    /// dead-letter file is `dead_letter_dir/serve-feed.jsonl`. Views a previous server left
+    /// unacknowledged are run first. The workers inherit the calling thread's scheduling
+    /// priority; with `yield_to_server` they also pause while the machine has less than half a
+    /// core free of normal-priority work ([`Backoff`]).
     pub fn start(
         bus: Arc<LocalBus>,
-        capacity: usize,
+        dir: &Path,
         workers: usize,
-        dead_letter_dir: PathBuf,
-        spool: &std::path::Path,
+        dead_letter_dir: &Path,
         yield_to_server: bool,
     ) -> anyhow::Result<Feed> {
         let subst = BTreeMap::from([("EventBusName".to_owned(), local::BUS_NAME.to_owned())]);
@@ -138,87 +93,80 @@ impl Feed {
             Definition::load(ENRICH_ASL, &subst, &PutEventsTask::handles)
                 .context("cannot load state-machines/enrich.asl.json")?,
         );
-        std::fs::create_dir_all(&dead_letter_dir)
-            .with_context(|| format!("cannot create {}", dead_letter_dir.display()))?;
-        let dead = Arc::new(DeadLetters {
-            path: dead_letter_dir.join("serve-feed.jsonl"),
-            file: Mutex::new(None),
-        });
-        let (spool, left) = Spool::open(spool)
-            .with_context(|| format!("cannot open the spool {}", spool.display()))?;
-        if left > 0 {
-            tracing::info!(views = left, path = %spool.path().display(), "spool: page views a previous server left, to be counted now");
+        let dead = Arc::new(DeadLetters::open(
+            &dead_letter_dir.join("serve-feed.jsonl"),
+        )?);
+        let config = JournalConfig::new(dir, Durability::Interval(JOURNAL_SYNC));
+        let (journal, opened) = Journal::open(config)
+            .with_context(|| format!("cannot open the serve journal {}", dir.display()))?;
+        if opened.pending > 0 {
+            tracing::info!(views = opened.pending, path = %dir.display(), "journal: page views a previous server did not finish, to be counted now");
         }
-        let spool = Arc::new(spool);
+        let journal = Arc::new(journal);
         let stats = Arc::new(FeedStats::default());
-        let (sender, receiver) = sync_channel::<EdgeView>(capacity.max(1));
-        let receiver = Arc::new(Mutex::new(receiver));
+        let closed = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         for i in 0..workers.max(1) {
             let worker = Worker {
                 bus: Arc::clone(&bus),
                 machine: Arc::clone(&machine),
+                journal: Arc::clone(&journal),
                 stats: Arc::clone(&stats),
                 dead: Arc::clone(&dead),
-                spool: Arc::clone(&spool),
+                closed: Arc::clone(&closed),
                 yield_to_server,
             };
-            let receiver = Arc::clone(&receiver);
             let handle = std::thread::Builder::new()
                 .name(format!("tally-serve-feed-{i}"))
-                .spawn(move || worker.run(&receiver))
+                .spawn(move || worker.run())
                 .context("cannot start a pipeline worker")?;
             handles.push(handle);
         }
         Ok(Feed {
-            sender: Mutex::new(Some(sender)),
-            workers: Mutex::new(handles),
+            journal,
+            recovered: opened.pending,
+            closed,
+            workers: std::sync::Mutex::new(handles),
             stats,
             dead,
-            spool,
         })
     }
 
-    /// Hands `view` to the pipeline without waiting; a full queue sends it to the spool.
-    pub fn send(&self, view: EdgeView) {
-        let sent = match self.sender.lock() {
-            Ok(s) => match s.as_ref() {
-                Some(s) => s.try_send(view),
-                None => Err(TrySendError::Disconnected(view)),
-            },
-            Err(_) => return,
-        };
-        match sent {
-            Ok(()) => {
+    /// Appends `view` to the journal (one write; no waiting on the pipeline). A view the journal
+    /// cannot take goes to the dead-letter file with the reason.
+    pub fn send(&self, view: &EdgeView) {
+        let appended = self
+            .journal
+            .append_with(|buf| serde_json::to_writer(buf, view).map_err(std::io::Error::other));
+        match appended {
+            Ok(_) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
             }
-            Err(TrySendError::Full(view)) => match self.spool.push(&view) {
-                Ok(()) => {
-                    self.stats.spooled.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    let reason = format!("queue full, and the spool cannot take the view: {e}");
-                    self.dead.write(&reason, &view);
-                }
-            },
-            Err(TrySendError::Disconnected(view)) => {
+            Err(e) => {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.dead.write("the pipeline is shut down", &view);
+                self.dead
+                    .view(&format!("the journal cannot take the view: {e}"), view);
             }
         }
     }
 
     /// The counts.
     pub fn stats(&self) -> FeedCounts {
-        self.stats.snapshot(self.spool.pending())
+        let backlog = self.journal.unread();
+        FeedCounts {
+            queued: self.stats.queued.load(Ordering::Relaxed),
+            recovered: self.recovered,
+            backlog,
+            in_flight: self.journal.unacknowledged().saturating_sub(backlog),
+            executed: self.stats.executed.load(Ordering::Relaxed),
+            dead_lettered: self.stats.dead_lettered.load(Ordering::Relaxed),
+        }
     }
 
-    /// Closes the queue and waits until the workers have run every queued and spooled view.
+    /// Lets the workers run what the journal holds, then waits for them to end. The views they
+    /// ran are acknowledged as the bus drains.
     pub fn close(&self) {
-        if let Ok(mut s) = self.sender.lock() {
-            s.take();
-        }
+        self.closed.store(true, Ordering::SeqCst);
         let handles = self
             .workers
             .lock()
@@ -228,98 +176,110 @@ impl Feed {
             h.join().ok();
         }
     }
+
+    /// Views appended and not yet durable in every consumer (0 after a full drain).
+    pub fn unacknowledged(&self) -> u64 {
+        self.journal.unacknowledged()
+    }
+
+    /// Fsyncs the journal and its position.
+    pub fn sync(&self) -> anyhow::Result<()> {
+        self.journal.sync().context("cannot sync the serve journal")
+    }
 }
 
-/// How long an idle worker waits on the queue before it looks at the spool again.
-const IDLE: Duration = Duration::from_millis(100);
+/// How long an idle worker waits before it looks at the journal again.
+const IDLE: Duration = Duration::from_millis(20);
 
-/// Spooled views a worker takes at a time.
-const SPOOL_BATCH: usize = 64;
+/// Journal records a worker takes at a time.
+const BATCH: usize = 64;
+
+/// Released when every delivery of one view's event has ended: acknowledges its record.
+struct Ack {
+    journal: Arc<Journal>,
+    seq: u64,
+}
+
+impl Drop for Ack {
+    fn drop(&mut self) {
+        if let Err(e) = self.journal.ack(self.seq) {
+            // Not lost: the view is run again by the next server, and absorbed by idempotency.
+            tracing::error!(seq = self.seq, error = %e, "cannot acknowledge a journal record");
+        }
+    }
+}
 
 /// One pipeline worker.
 struct Worker {
     bus: Arc<LocalBus>,
     machine: Arc<Definition>,
+    journal: Arc<Journal>,
     stats: Arc<FeedStats>,
     dead: Arc<DeadLetters>,
-    spool: Arc<Spool>,
+    closed: Arc<AtomicBool>,
     /// Whether to yield to the server while the machine is busy (see [`Backoff`]).
     yield_to_server: bool,
 }
 
 impl Worker {
-    /// Runs queued views, and spooled ones whenever the queue is empty, until the queue is
-    /// closed and both are empty.
-    fn run(&self, receiver: &Mutex<Receiver<EdgeView>>) {
-        let task = PutEventsTask::new(&self.bus);
+    /// Runs journal records in order until the feed is closed and nothing is left unread.
+    fn run(&self) {
         let mut backoff = if self.yield_to_server {
             Backoff::new()
         } else {
             Backoff::off()
         };
         loop {
-            let wait = if self.spool.pending() > 0 {
-                Duration::ZERO
-            } else {
-                IDLE
-            };
-            let next = match receiver.lock() {
-                Ok(r) => r.recv_timeout(wait),
-                Err(_) => return,
-            };
-            match next {
-                Ok(view) => self.execute(&task, &view, &mut backoff),
-                Err(RecvTimeoutError::Timeout) => {
-                    self.run_spooled(&task, &mut backoff);
+            let closing = self.closed.load(Ordering::SeqCst);
+            if closing {
+                // The server no longer serves: run the rest at full speed.
+                backoff = Backoff::off();
+            }
+            let records = match self.journal.read(BATCH) {
+                Ok(records) => records,
+                Err(e) => {
+                    // Damage: the records it cost are reported and skipped; go on with the rest.
+                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    self.dead.note(&format!("journal: {e}"));
+                    continue;
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    // Shutting down: the server no longer serves, run the rest at full speed.
-                    backoff = Backoff::off();
-                    if !self.run_spooled(&task, &mut backoff) {
-                        return;
+            };
+            if records.is_empty() {
+                if closing {
+                    return;
+                }
+                std::thread::sleep(IDLE);
+                continue;
+            }
+            for record in records {
+                let ticket: Ticket = Arc::new(Ack {
+                    journal: Arc::clone(&self.journal),
+                    seq: record.seq,
+                });
+                match serde_json::from_slice::<EdgeView>(&record.payload) {
+                    Ok(view) => {
+                        backoff.pace();
+                        self.execute(&view, ticket);
+                    }
+                    Err(e) => {
+                        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                        let line = String::from_utf8_lossy(&record.payload);
+                        self.dead
+                            .raw(&format!("journal: not a page view: {e}"), &line);
                     }
                 }
             }
         }
     }
 
-    /// Runs a batch of spooled views; false when the spool is empty (or unreadable).
-    fn run_spooled(&self, task: &PutEventsTask<'_>, backoff: &mut Backoff) -> bool {
-        let taken = match self.spool.take(SPOOL_BATCH) {
-            Ok(taken) => taken,
-            Err(e) => {
-                tracing::error!(path = %self.spool.path().display(), error = %e, "cannot read the spool");
-                // Not a busy loop on a failing disk: the views stay in the spool for later.
-                std::thread::sleep(IDLE);
-                return false;
-            }
-        };
-        if taken.is_empty() {
-            return false;
-        }
-        for spooled in taken {
-            match spooled {
-                Spooled::View(view) => self.execute(task, &view, backoff),
-                Spooled::Unreadable { line, reason } => {
-                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    self.dead.write_value(
-                        json!({"reason": format!("spool: {reason}"), "at": Utc::now(), "line": line}),
-                    );
-                }
-            }
-        }
-        true
-    }
-
-    /// Runs one view, after pausing while the machine is busy ([`Backoff::pace`]).
-    fn execute(&self, task: &PutEventsTask<'_>, view: &EdgeView, backoff: &mut Backoff) {
-        backoff.pace();
-        let (stats, dead) = (&self.stats, &self.dead);
+    /// Runs one view; `ticket` is held by every delivery of what it puts on the bus.
+    fn execute(&self, view: &EdgeView, ticket: Ticket) {
         let input = match serde_json::to_value(view) {
             Ok(v) => v,
             Err(e) => {
-                stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                dead.write(&format!("cannot serialise the view: {e}"), view);
+                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                self.dead
+                    .view(&format!("cannot serialise the view: {e}"), view);
                 return;
             }
         };
@@ -333,13 +293,15 @@ impl Worker {
             state_machine_name: "enrich".into(),
             start_time: Utc::now(),
         };
-        match self.machine.execute(input, &exec, task, &RealSleeper) {
+        let task = PutEventsTask::with_ticket(&self.bus, ticket);
+        match self.machine.execute(input, &exec, &task, &RealSleeper) {
             ExecutionResult::Succeeded { .. } => {
-                stats.executed.fetch_add(1, Ordering::Relaxed);
+                self.stats.executed.fetch_add(1, Ordering::Relaxed);
             }
             ExecutionResult::Failed { error, cause, .. } => {
-                stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                dead.write(&format!("enrichment failed: {error}: {cause}"), view);
+                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                let reason = format!("enrichment failed: {error}: {cause}");
+                self.dead.view(&reason, view);
             }
         }
     }

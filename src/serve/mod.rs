@@ -6,8 +6,8 @@
 //!   conditional GET), safe against traversal and symlinks that leave the root;
 //! - [`viewer`]: the CloudFront origin-request event built from an HTTP request, with the viewer
 //!   headers CloudFront would add (device flags from the user agent, country from a trusted header);
-//! - [`feed`]: the bounded queue between the response and the pipeline (edge decision, the
-//!   enrichment state machine, the local bus and every consumer);
+//! - [`feed`]: the journal between the response and the pipeline (the enrichment state machine,
+//!   the local bus and every consumer), acknowledged once every consumer made a view durable;
 //! - [`api`] and [`dashboard`]: the stats API and the page that uses it;
 //! - [`server`]: the HTTP server (hyper), its limits and the graceful drain.
 //!
@@ -16,13 +16,13 @@
 pub mod api;
 pub mod config;
 pub mod dashboard;
+pub mod dead_letters;
 pub mod example_site;
 pub mod feed;
 pub mod files;
 pub mod priority;
 pub mod secret;
 pub mod server;
-pub mod spool;
 pub mod viewer;
 
 pub use config::ServeConfig;

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -72,6 +73,9 @@ pub struct Pipeline {
 /// bus and flushes every consumer.
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let data = DataDir::new(&config.data);
+    if let Some(site) = &config.site_dir {
+        refuse_data_inside_site(data.root(), site)?;
+    }
     std::fs::create_dir_all(data.root())
         .with_context(|| format!("cannot create {}", data.root().display()))?;
     let site_root = match &config.site_dir {
@@ -94,16 +98,17 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (local_pipeline, pipeline) = if config.no_pipeline {
         (None, None)
     } else {
-        let (data, capacity, workers) = (data.clone(), config.queue_capacity, config.workers);
+        let (data, workers) = (data.clone(), config.workers);
         let yield_to_server = config.pipeline_nice > 0;
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
-            open_pipeline(data, capacity, workers, yield_to_server)
+            open_pipeline(data, workers, yield_to_server)
         })??;
         (Some(lp), Some(pipeline))
     };
     let app = Arc::new(App {
         rules: ViewerRules {
             trust_proxy: config.trust_proxy,
+            trusted_hops: config.trusted_hops,
             country_header: config.country_header.to_ascii_lowercase(),
         },
         config,
@@ -131,15 +136,23 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         p.feed.close();
         let counts = p.feed.stats();
         eprintln!(
-            "tally serve: drained {} page view(s) ({} executed, {} dead-lettered, {} by way of the spool)",
-            counts.queued + counts.spooled,
+            "tally serve: drained {} page view(s) ({} executed, {} dead-lettered, {} left by a previous server)",
+            counts.executed + counts.dead_lettered,
             counts.executed,
             counts.dead_lettered,
-            counts.spooled
+            counts.recovered
         );
     }
     if let Some(lp) = local_pipeline {
         lp.shutdown().context("cannot drain the pipeline")?;
+    }
+    if let Some(p) = &app.pipeline {
+        p.feed.sync()?;
+        let left = p.feed.unacknowledged();
+        if left > 0 {
+            // Not lost: the next `tally serve` on this data directory runs them.
+            eprintln!("tally serve: {left} page view(s) not acknowledged stay in the journal");
+        }
     }
     eprintln!(
         "tally serve: stopped after {} request(s)",
@@ -148,11 +161,51 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The data directory holds the visitor-hash secret, the API token, the counters and the
+/// archive: inside the site it would be served. Compared as canonical paths, so `.`, `..` and
+/// symlinks do not hide it; a data directory that does not exist yet is placed by its nearest
+/// existing ancestor.
+fn refuse_data_inside_site(data: &Path, site: &Path) -> anyhow::Result<()> {
+    let site = site
+        .canonicalize()
+        .with_context(|| format!("cannot open the site {}", site.display()))?;
+    let data_abs = canonical_to_be(data)?;
+    if data_abs.starts_with(&site) {
+        anyhow::bail!(
+            "the data directory {} is inside the site {}: its secrets, counters and archive would be served; give --data a directory outside the site (for example --data {})",
+            data.display(),
+            site.display(),
+            site.parent().unwrap_or(&site).join("tally-data").display()
+        );
+    }
+    Ok(())
+}
+
+/// The canonical form of `path`, which may not exist yet: its nearest existing ancestor,
+/// canonicalised, with the rest appended.
+fn canonical_to_be(path: &Path) -> anyhow::Result<PathBuf> {
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    let mut rest = Vec::new();
+    let mut at = absolute.as_path();
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            return Ok(rest.iter().rev().fold(real, |p, c| p.join(c)));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = parent;
+            }
+            _ => return Ok(absolute),
+        }
+    }
+}
+
 /// Opens the consumers, the bus and the feed (on the lowered-priority thread: every thread they
 /// start inherits its priority).
 fn open_pipeline(
     data: DataDir,
-    capacity: usize,
     workers: usize,
     yield_to_server: bool,
 ) -> anyhow::Result<(LocalPipeline, Pipeline)> {
@@ -165,10 +218,9 @@ fn open_pipeline(
     }
     let feed = Feed::start(
         Arc::clone(lp.bus()),
-        capacity,
+        &data.journal().join("serve-feed"),
         workers,
-        data.dead_letters(),
-        &data.spool().join("serve-feed.jsonl"),
+        &data.dead_letters(),
         yield_to_server,
     )?;
     let pipeline = Pipeline {
@@ -310,7 +362,7 @@ fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: Sock
         peer,
         Utc::now(),
     ) {
-        Ok(view) => pipeline.feed.send(view),
+        Ok(view) => pipeline.feed.send(&view),
         Err(reason) => tracing::trace!(%reason, "not a page view"),
     }
 }
@@ -357,7 +409,7 @@ async fn not_found(app: &App, head: bool) -> Response<Body> {
 }
 
 async fn file_response(
-    path: &std::path::Path,
+    path: &Path,
     status: StatusCode,
     req: &Request<Incoming>,
     head: bool,

@@ -8,8 +8,10 @@
 //! - the country (`CloudFront-Viewer-Country`) comes from a header set by a trusted proxy (named by
 //!   `--country-header`, default `CloudFront-Viewer-Country`) when `--trust-proxy` is on, and is
 //!   otherwise unknown: a local server has no geolocation;
-//! - the client address is the first `X-Forwarded-For` entry when `--trust-proxy` is on, else the
-//!   socket's peer. It only feeds the keyed visitor hash; it is never stored.
+//! - the client address, with `--trust-proxy`, is the `X-Forwarded-For` entry `--trusted-hops`
+//!   from the right (each trusted proxy appends the address it saw, so entries further left are
+//!   whatever the client sent), else the socket's peer. It only feeds the keyed visitor hash; it
+//!   is never stored.
 //!
 //! Whatever `CloudFront-*` or `X-Forwarded-For` headers the client sent itself are dropped: a
 //! client cannot choose its own device flags or country.
@@ -30,6 +32,9 @@ use tally_schema::{DeviceClass, Os};
 pub struct ViewerRules {
     /// Whether a proxy in front sets `X-Forwarded-For` and the country header.
     pub trust_proxy: bool,
+    /// How many trusted proxies append to `X-Forwarded-For` (at least 1): the client is the
+    /// entry this far from the right.
+    pub trusted_hops: usize,
     /// The country header's name, lower-case.
     pub country_header: String,
 }
@@ -80,7 +85,7 @@ impl<'a> CloudFrontHeaders<'a> {
     pub fn new(rules: &'a ViewerRules, headers: &'a HeaderMap, peer: SocketAddr) -> Self {
         let client = rules
             .trust_proxy
-            .then(|| forwarded_client(headers))
+            .then(|| forwarded_client(headers, rules.trusted_hops))
             .flatten()
             .unwrap_or(peer.ip())
             .to_string();
@@ -163,16 +168,19 @@ impl HeaderSource for CloudFrontHeaders<'_> {
     }
 }
 
-/// The first `X-Forwarded-For` entry, when it is an IP address.
-fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
-    let first = headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .split(',')
-        .next()?
-        .trim();
-    first.parse().ok()
+/// The `X-Forwarded-For` entry `hops` from the right (every such header, in order), when it is
+/// an IP address: the address the first trusted proxy saw. Entries left of it came from the
+/// client and are never trusted; fewer entries than hops means no trusted one.
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let at = entries.len().checked_sub(hops.max(1))?;
+    entries[at].parse().ok()
 }
 
 #[cfg(test)]
@@ -274,6 +282,7 @@ mod tests {
     fn device_from_the_user_agent_and_spoofed_headers_dropped() {
         let rules = ViewerRules {
             trust_proxy: false,
+            trusted_hops: 1,
             country_header: "cloudfront-viewer-country".into(),
         };
         let v = view(
@@ -291,9 +300,31 @@ mod tests {
     }
 
     #[test]
+    fn the_client_is_taken_from_the_right_of_x_forwarded_for() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            "198.51.100.66, 203.0.113.7".parse().expect("value"),
+        );
+        headers.append("x-forwarded-for", "192.0.2.10".parse().expect("value"));
+        let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
+        // The client forged 198.51.100.66; the proxies appended 203.0.113.7 and 192.0.2.10.
+        assert_eq!(forwarded_client(&headers, 1), ip("192.0.2.10"));
+        assert_eq!(forwarded_client(&headers, 2), ip("203.0.113.7"));
+        assert_eq!(forwarded_client(&headers, 3), ip("198.51.100.66"));
+        assert_eq!(
+            forwarded_client(&headers, 4),
+            None,
+            "fewer entries than hops"
+        );
+        assert_eq!(forwarded_client(&HeaderMap::new(), 1), None);
+    }
+
+    #[test]
     fn country_from_a_trusted_header_only() {
         let rules = ViewerRules {
             trust_proxy: true,
+            trusted_hops: 1,
             country_header: "x-country".into(),
         };
         let v = view(&rules, &[("user-agent", IPHONE), ("x-country", "de")]);
@@ -313,10 +344,12 @@ mod tests {
         edge.bot_flag_headers = vec!["x-bot".into(), "cloudfront-is-desktop-viewer".into()];
         let proxy = ViewerRules {
             trust_proxy: true,
+            trusted_hops: 1,
             country_header: "x-country".into(),
         };
         let direct = ViewerRules {
             trust_proxy: false,
+            trusted_hops: 1,
             country_header: "cloudfront-viewer-country".into(),
         };
         let firefox = FIREFOX.as_bytes();

@@ -426,6 +426,15 @@ impl LocalBus {
         &self,
         entries: &[PutEventsRequestEntry],
     ) -> Result<PutEventsResponse, PutEventsError> {
+        self.put_events_with_ticket(entries, None)
+    }
+
+    /// Like [`LocalBus::put_events`]; every delivery of every entry holds `ticket`.
+    pub fn put_events_with_ticket(
+        &self,
+        entries: &[PutEventsRequestEntry],
+        ticket: Option<&Ticket>,
+    ) -> Result<PutEventsResponse, PutEventsError> {
         if entries.is_empty() || entries.len() > MAX_ENTRIES {
             return Err(PutEventsError::Validation(format!(
                 "1 validation error detected: Value at 'entries' failed to satisfy constraint: \
@@ -445,7 +454,7 @@ impl LocalBus {
         let now = SystemTime::now();
         let mut response = PutEventsResponse::default();
         for entry in entries {
-            let result = self.put_entry(entry, now);
+            let result = self.put_entry(entry, now, ticket);
             if result.error_code.is_some() {
                 response.failed_entry_count += 1;
             }
@@ -454,7 +463,12 @@ impl LocalBus {
         Ok(response)
     }
 
-    fn put_entry(&self, entry: &PutEventsRequestEntry, now: SystemTime) -> PutEventsResultEntry {
+    fn put_entry(
+        &self,
+        entry: &PutEventsRequestEntry,
+        now: SystemTime,
+        ticket: Option<&Ticket>,
+    ) -> PutEventsResultEntry {
         let id = id::new_event_id();
         let envelope = match put_events::build_envelope(
             entry,
@@ -473,7 +487,7 @@ impl LocalBus {
                 format!("Event bus {bus} does not exist."),
             );
         }
-        match self.put(envelope) {
+        match self.put_with_ticket(envelope, ticket.cloned()) {
             Ok(_) => PutEventsResultEntry::ok(id),
             Err(e) => PutEventsResultEntry::failed("InternalFailure", e.to_string()),
         }

@@ -13,6 +13,8 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 
+use tally_journal::{DirLock, JournalError};
+
 use crate::layout::Layout;
 
 /// Where the buffer files live, under the root.
@@ -33,7 +35,8 @@ pub struct ArchiveConfig {
     pub buffer_interval: Duration,
     /// Fsync the buffer file before each `append` returns.
     pub sync_every_record: bool,
-    /// How many recent event ids are remembered to drop redeliveries.
+    /// How many recent event ids are remembered to drop redeliveries: those of the newest
+    /// objects and buffer files when the archive opens, then of every record accepted.
     pub dedupe_window: usize,
 }
 
@@ -129,6 +132,8 @@ pub struct Archive {
     config: ArchiveConfig,
     run: String,
     state: Mutex<State>,
+    /// The archive directory's lock: recovery must never take a live writer's buffer file.
+    _lock: DirLock,
 }
 
 impl std::fmt::Debug for Archive {
@@ -140,11 +145,19 @@ impl std::fmt::Debug for Archive {
 }
 
 impl Archive {
-    /// Opens the archive under `config.root`, first writing out whatever a previous process left
-    /// in the buffer.
+    /// Opens the archive under `config.root`, locking it against other processes (an error
+    /// naming the holder's pid), first writing out whatever a previous process left in the
+    /// buffer.
     pub fn open(config: ArchiveConfig) -> Result<(Archive, Recovery), ArchiveError> {
         let buffer = config.root.join(BUFFER_DIR);
         fs::create_dir_all(&buffer).map_err(io_err("create", &buffer))?;
+        let lock = DirLock::acquire(&config.root).map_err(|e| match e {
+            JournalError::Locked { .. } => ArchiveError::Refused(format!(
+                "the archive {}: {e}: stop that process first",
+                config.root.display()
+            )),
+            e => ArchiveError::Refused(e.to_string()),
+        })?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -159,6 +172,7 @@ impl Archive {
                 order: VecDeque::new(),
                 seq: 0,
             }),
+            _lock: lock,
         };
         let recovery = archive.recover()?;
         Ok((archive, recovery))
@@ -173,8 +187,8 @@ impl Archive {
     /// `Written`, the record is in the buffer file and will reach an object even if the process
     /// dies now.
     pub fn append(&self, event: &Value, arrival: DateTime<Utc>) -> Result<Appended, ArchiveError> {
-        let id = match event.get("id") {
-            Some(Value::String(id)) if event.is_object() => id.clone(),
+        let id = match dedupe_key(event) {
+            Some(id) if event.is_object() => id.to_owned(),
             _ => return Err(ArchiveError::NotAnEvent("no string \"id\"".into())),
         };
         let mut line =
@@ -326,7 +340,31 @@ impl Archive {
         self.config.root.join(key.key()).exists()
     }
 
+    /// Remembers the ids of the newest objects, up to the dedupe window, oldest first (so the
+    /// window keeps evicting the oldest).
+    fn remember_newest_objects(&self) -> Result<(), ArchiveError> {
+        let mut newest: Vec<Vec<String>> = Vec::new();
+        let mut total = 0;
+        for path in self.objects()?.iter().rev() {
+            if total >= self.config.dedupe_window {
+                break;
+            }
+            let ids: Vec<String> = read_object(path)?
+                .iter()
+                .filter_map(|e| dedupe_key(e).map(str::to_owned))
+                .collect();
+            total += ids.len();
+            newest.push(ids);
+        }
+        let mut state = self.lock();
+        for id in newest.into_iter().rev().flatten() {
+            self.remember(&mut state, id);
+        }
+        Ok(())
+    }
+
     fn recover(&self) -> Result<Recovery, ArchiveError> {
+        self.remember_newest_objects()?;
         let buffer = self.config.root.join(BUFFER_DIR);
         let mut recovery = Recovery::default();
         let mut files: Vec<PathBuf> = fs::read_dir(&buffer)
@@ -352,7 +390,7 @@ impl Archive {
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 if let Some(id) = serde_json::from_slice::<Value>(line)
                     .ok()
-                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .and_then(|v| dedupe_key(&v).map(str::to_owned))
                 {
                     self.remember(&mut state, id);
                 }
@@ -375,6 +413,16 @@ impl Drop for Archive {
         // Best effort: what is not flushed stays in the buffer file and is recovered on open.
         let _ = self.flush();
     }
+}
+
+/// What makes two records the same event: the page view's `detail.event_id` (the same whether
+/// the event is redelivered or its view run through the enrichment again, with a new envelope
+/// id), else the envelope's `id`.
+fn dedupe_key(event: &Value) -> Option<&str> {
+    event
+        .pointer("/detail/event_id")
+        .and_then(Value::as_str)
+        .or_else(|| event.get("id").and_then(Value::as_str))
 }
 
 /// The arrival time of the oldest record of each buffer file under `buffer`.

@@ -171,6 +171,7 @@ pub fn check<C: LocalConsumer + Probe>(consumer: Arc<C>, claims: &[Claims<'_>]) 
         let rules = local_rules(
             Arc::clone(&consumer) as Arc<dyn LocalConsumer>,
             &dead_letters,
+            None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let mut builder = LocalBus::builder(BusConfig::new("tally", "000000000000", "local"));

@@ -35,13 +35,16 @@ pub trait LocalConsumer: Send + Sync + 'static {
 }
 
 /// The local bus rules for `consumer`, from its declaration: one rule per declared rule, with its
-/// input processing and retry policy, and a dead-letter file `{dead_letters}/{bus rule}.jsonl`.
+/// input processing and retry policy, a dead-letter file `{dead_letters}/{bus rule}.jsonl`, and,
+/// with `spill`, an overflow journal `{spill}/{bus rule}/` that takes what the target's queue
+/// cannot (so a put never waits on this consumer).
 ///
 /// Locally, retries back off from 100 ms (doubling, at most 30 s) rather than EventBridge's
 /// unpublished schedule, within the declared attempts and event age.
 pub fn local_rules(
     consumer: Arc<dyn LocalConsumer>,
     dead_letters: &Path,
+    spill: Option<&Path>,
 ) -> Result<Vec<Rule>, ContractError> {
     let declaration = consumer.declaration();
     let checked = declaration.checked()?;
@@ -61,10 +64,13 @@ pub fn local_rules(
             consumer: Arc::clone(&consumer),
             rule: decl.name.clone(),
         };
-        let target = Target::new(&declaration.name, sink)
+        let mut target = Target::new(&declaration.name, sink)
             .input(rule.input)
             .retry_policy(retry)
             .dead_letter(Arc::new(dead_letter));
+        if let Some(spill) = spill {
+            target = target.spill_to(spill.join(&rule.bus_name));
+        }
         rules.push(Rule::new(rule.bus_name, rule.pattern).target(target));
     }
     Ok(rules)
