@@ -198,3 +198,84 @@ fn a_ticket_is_released_when_the_last_delivery_of_its_event_ends() {
     released.recv_timeout(PATIENCE).unwrap();
     bus.shutdown();
 }
+
+#[test]
+fn a_consumer_failing_for_a_while_holds_up_no_other_and_gets_everything_once_it_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Arc::new(AtomicBool::new(true));
+    let (failing_seen, record) = recorder();
+    let d = Arc::clone(&down);
+    let failing = move |i: &TargetInput| {
+        if d.load(Ordering::SeqCst) {
+            return Err(DeliveryError::new("database unavailable"));
+        }
+        record(i)
+    };
+    let (others_seen, others) = recorder();
+    let retry = RetryPolicy::new(185, 86_400)
+        .unwrap()
+        .with_backoff(Duration::from_millis(20), 2.0, Duration::from_millis(100))
+        .unwrap();
+    let bus = LocalBus::builder(config())
+        .rule(
+            Rule::new("r", all())
+                .target(
+                    Target::new("failing", failing)
+                        .retry_policy(retry)
+                        .queue_capacity(8)
+                        .spill_to(dir.path().join("failing")),
+                )
+                .target(Target::new("others", others)),
+        )
+        .build()
+        .unwrap();
+    for n in 0..500 {
+        bus.put(event(n)).unwrap(); // never waits on the failing target
+    }
+    wait_until("the healthy consumer", || others_seen.lock().unwrap().len() == 500);
+    assert!(failing_seen.lock().unwrap().is_empty());
+    down.store(false, Ordering::SeqCst);
+    wait_until("the recovered consumer", || failing_seen.lock().unwrap().len() >= 500);
+    let reports = bus.shutdown();
+    let failing = reports.iter().find(|t| t.target == "failing").unwrap().stats;
+    assert_eq!((failing.delivered, failing.dead_lettered), (500, 0), "{failing:?}");
+    let mut got = failing_seen.lock().unwrap().clone();
+    got.sort_unstable();
+    assert_eq!(got, (0..500).collect::<Vec<_>>(), "each event once");
+}
+
+#[test]
+fn a_failing_consumer_keeps_at_most_a_queue_of_events_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let attempts = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let a = Arc::clone(&attempts);
+    let failing = move |i: &TargetInput| {
+        a.lock().unwrap().insert(n_of(i));
+        Err(DeliveryError::new("down"))
+    };
+    let retry = RetryPolicy::new(185, 86_400)
+        .unwrap()
+        .with_backoff(Duration::from_millis(10), 1.0, Duration::from_millis(10))
+        .unwrap();
+    let bus = LocalBus::builder(config())
+        .rule(
+            Rule::new("r", all()).target(
+                Target::new("failing", failing)
+                    .retry_policy(retry)
+                    .queue_capacity(4)
+                    .max_batch(1)
+                    .spill_to(dir.path().join("failing")),
+            ),
+        )
+        .build()
+        .unwrap();
+    for n in 0..100 {
+        bus.put(event(n)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300)); // many retry rounds
+    let tried = attempts.lock().unwrap().len();
+    assert!(tried <= 4, "{tried} distinct events were taken while the first 4 keep failing");
+    let stats = bus.target_stats("r", "failing").unwrap();
+    assert!(stats.spilled >= 92, "the rest wait on disk: {stats:?}");
+    bus.shutdown_within(Duration::ZERO);
+}

@@ -64,7 +64,8 @@ pub trait DeadLetter: Send + Sync + 'static {
     fn write(&self, record: &DeadLetterRecord) -> io::Result<()>;
 }
 
-/// Appends records to a JSON Lines file, one object per line.
+/// Appends records to a JSON Lines file, one object per line, each fsynced before
+/// [`DeadLetter::write`] returns (dead letters are rare, and all that is left of an event).
 ///
 /// Several targets may share one file: each record is written with a single
 /// `write_all` under a lock, so lines never interleave within a process.
@@ -98,7 +99,7 @@ impl DeadLetter for JsonLinesFile {
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         file.write_all(line.as_bytes())?;
-        file.flush()
+        file.sync_data()
     }
 }
 

@@ -96,6 +96,10 @@ impl Schedule {
         Some(first.0.due.saturating_duration_since(Instant::now()))
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

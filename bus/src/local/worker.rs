@@ -162,8 +162,17 @@ impl Worker {
     pub(crate) fn run(self, queue: Receiver<Job>, _done: Sender<()>) {
         let mut retries = Schedule::default();
         let mut open = true;
+        // At most a queue's worth of events wait for a retry in memory; beyond, new events stay
+        // in the queue and the overflow journal until retries clear.
+        let room = self.target.queue_capacity.max(1);
         loop {
             self.run_due(&mut retries);
+            if retries.len() >= room {
+                if self.abandon.sleep(retries.wait().unwrap_or_default()) {
+                    self.abandon_all(&mut retries);
+                }
+                continue;
+            }
             let wait = retries.wait();
             let jobs = match self.next_batch(&queue, &mut open, wait) {
                 Some(jobs) => jobs,
