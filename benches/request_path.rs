@@ -1,8 +1,9 @@
 //! What `tally serve` adds to each counted request on its request path, per request: the edge
-//! decision on the headers CloudFront would forward ([`page_view`]), and the spool line a burst
-//! writes (the view serialised into a reused buffer, as `Spool::push` does under its lock, less
-//! the lock and the 64 KB writes); then both together. For a request with Firefox's
-//! headers and for one with wrk's (bench/serve/run.sh).
+//! decision on the headers CloudFront would forward ([`page_view`]), and the journal append
+//! (`Feed::send`: the view serialised into the journal's frame, checksummed, one `write` to the
+//! segment file in a temporary directory; the page cache only, as serve's journal between its
+//! fsyncs); then both together. For a request with Firefox's headers and for one with wrk's
+//! (bench/serve/run.sh).
 //! `cargo bench -p tally --bench request_path`; see bench/serve/README.md.
 #![allow(clippy::unwrap_used)]
 
@@ -15,6 +16,7 @@ use hyper::HeaderMap;
 use hyper::header::{HeaderName, HeaderValue};
 use tally::serve::viewer::{ViewerRules, page_view};
 use tally_edge::{EdgeConfig, Secret};
+use tally_journal::{Durability, Journal, JournalConfig};
 
 /// The headers Firefox sends for a page, and what wrk sends in bench/serve/run.sh.
 const FIREFOX: &[(&str, &str)] = &[
@@ -88,18 +90,20 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("page_view/{name}"), |b| {
             b.iter(|| black_box(decide()))
         });
-        let mut buffer = Vec::with_capacity(64 * 1024);
-        let mut spool_line = |view: &tally_edge::EdgeView| {
-            buffer.clear();
-            serde_json::to_writer(&mut buffer, view).unwrap();
-            buffer.push(b'\n');
-            black_box(buffer.len());
+        let dir = tempfile::tempdir().unwrap();
+        let config = JournalConfig::new(dir.path(), Durability::PageCache);
+        let (journal, _) = Journal::open(config).unwrap();
+        let append = |view: &tally_edge::EdgeView| {
+            let seq = journal
+                .append_with(|buf| serde_json::to_writer(buf, view).map_err(std::io::Error::other))
+                .unwrap();
+            black_box(seq);
         };
-        group.bench_function(format!("spool_line/{name}"), |b| {
-            b.iter(|| spool_line(black_box(&view)))
+        group.bench_function(format!("journal_append/{name}"), |b| {
+            b.iter(|| append(black_box(&view)))
         });
         group.bench_function(format!("both/{name}"), |b| {
-            b.iter(|| spool_line(&decide().unwrap()))
+            b.iter(|| append(&decide().unwrap()))
         });
     }
     group.finish();

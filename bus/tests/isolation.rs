@@ -232,13 +232,25 @@ fn a_consumer_failing_for_a_while_holds_up_no_other_and_gets_everything_once_it_
     for n in 0..500 {
         bus.put(event(n)).unwrap(); // never waits on the failing target
     }
-    wait_until("the healthy consumer", || others_seen.lock().unwrap().len() == 500);
+    wait_until("the healthy consumer", || {
+        others_seen.lock().unwrap().len() == 500
+    });
     assert!(failing_seen.lock().unwrap().is_empty());
     down.store(false, Ordering::SeqCst);
-    wait_until("the recovered consumer", || failing_seen.lock().unwrap().len() >= 500);
+    wait_until("the recovered consumer", || {
+        failing_seen.lock().unwrap().len() >= 500
+    });
     let reports = bus.shutdown();
-    let failing = reports.iter().find(|t| t.target == "failing").unwrap().stats;
-    assert_eq!((failing.delivered, failing.dead_lettered), (500, 0), "{failing:?}");
+    let failing = reports
+        .iter()
+        .find(|t| t.target == "failing")
+        .unwrap()
+        .stats;
+    assert_eq!(
+        (failing.delivered, failing.dead_lettered),
+        (500, 0),
+        "{failing:?}"
+    );
     let mut got = failing_seen.lock().unwrap().clone();
     got.sort_unstable();
     assert_eq!(got, (0..500).collect::<Vec<_>>(), "each event once");
@@ -274,7 +286,10 @@ fn a_failing_consumer_keeps_at_most_a_queue_of_events_in_memory() {
     }
     std::thread::sleep(Duration::from_millis(300)); // many retry rounds
     let tried = attempts.lock().unwrap().len();
-    assert!(tried <= 4, "{tried} distinct events were taken while the first 4 keep failing");
+    assert!(
+        tried <= 4,
+        "{tried} distinct events were taken while the first 4 keep failing"
+    );
     let stats = bus.target_stats("r", "failing").unwrap();
     assert!(stats.spilled >= 92, "the rest wait on disk: {stats:?}");
     bus.shutdown_within(Duration::ZERO);

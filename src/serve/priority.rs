@@ -4,7 +4,7 @@
 //! workers, the archive ticker) are started from a thread whose nice value was raised first;
 //! on Linux the nice value is per thread and new threads inherit it, so all of them run at that
 //! priority while the server's own threads keep theirs. When the machine is saturated the
-//! server wins, the queue overflows into the spool, and the pipeline catches up when the load
+//! server wins, the views wait in the journal, and the pipeline catches up when the load
 //! drops. Elsewhere than Linux the priority is left alone (with a warning).
 
 use std::time::{Duration, Instant};
@@ -62,7 +62,7 @@ fn lower(nice: i32) {
 /// does not count; their kernel time does (the kernel does not split it by priority), which is
 /// far from enough to make a pipeline catching up alone pause itself. While normal-priority work
 /// left less than half a core free ([`FREE_CORES`]), it pauses for [`BUSY_PAUSE`], so the views
-/// wait in the queue and the spool instead of taking CPU from serving, and then runs
+/// wait in the journal instead of taking CPU from serving, and then runs
 /// [`VIEWS_PER_PAUSE`] views, so a backlog always moves. The kernel's idle priority is not
 /// enough: in `bench/serve`, with nice 19 alone the pipeline still cost 38–48% of the throughput.
 /// Where `/proc/stat` cannot be read, it never pauses.
