@@ -35,10 +35,10 @@ fn n_of(input: &TargetInput) -> u64 {
     input.as_json().unwrap()["detail"]["n"].as_u64().unwrap()
 }
 
-fn recorder() -> (
-    Arc<Mutex<Vec<u64>>>,
-    impl Fn(&TargetInput) -> Result<(), DeliveryError>,
-) {
+/// The events a sink saw, by `detail.n`.
+type Seen = Arc<Mutex<Vec<u64>>>;
+
+fn recorder() -> (Seen, impl Fn(&TargetInput) -> Result<(), DeliveryError>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
     (seen, move |i: &TargetInput| {
