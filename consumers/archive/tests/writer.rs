@@ -195,3 +195,48 @@ fn a_buffer_whose_object_was_already_written_is_not_written_twice() {
     assert_eq!((recovery.already_written, recovery.objects_written), (1, 0));
     assert_eq!(all_records(&archive), vec![event(1)]);
 }
+
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    first.append(&event(1), Utc::now()).unwrap();
+    // Its recovery would take the live writer's buffer file.
+    let err = Archive::open(ArchiveConfig::new(tmp.path())).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "locked by another process (pid {})",
+            std::process::id()
+        )),
+        "{message}"
+    );
+    drop(first);
+    let (again, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(recovery.records, 0, "the first flushed on drop");
+    assert_eq!(all_records(&again).len(), 1);
+}
+
+#[test]
+fn a_view_run_again_after_a_restart_is_not_archived_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+        archive.append(&event(1), Utc::now()).unwrap();
+        archive.flush().unwrap(); // in an object, no longer in the buffer
+    }
+    let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    // The same view in a new envelope (the enrichment ran again: a new envelope id).
+    let mut again = event(1);
+    again["id"] = json!("11111111-1111-4111-8111-111111111111");
+    assert_eq!(
+        archive.append(&again, Utc::now()).unwrap(),
+        Appended::Duplicate
+    );
+    assert_eq!(
+        archive.append(&event(2), Utc::now()).unwrap(),
+        Appended::Written
+    );
+    archive.flush().unwrap();
+    assert_eq!(all_records(&archive).len(), 2);
+}
