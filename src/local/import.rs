@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use tally_archive::{Archive, ArchiveConfig, objects_for_days, read_object};
-use tally_logs::{ImportConfig, Importer, LogReader, Outcome};
+use tally_logs::{ImportConfig, Importer, LogReader, Outcome, skip_key};
 use tally_schema::validate::PageViewValidator;
 
 use super::DataDir;
@@ -130,7 +130,7 @@ pub fn import_cloudfront_logs(
                         views.push((at, event_id, value));
                     }
                 }
-                Outcome::Skipped(skip) => *report.skipped.entry(skip.key()).or_default() += 1,
+                Outcome::Skipped(skip) => *report.skipped.entry(skip_key(&skip)).or_default() += 1,
                 Outcome::Rejected { key, message } => {
                     report.problem(path, line.number, key, message);
                 }

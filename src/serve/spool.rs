@@ -269,6 +269,7 @@ mod tests {
             &EdgeConfig::new("localhost"),
             format!("req-{n}"),
             "GET",
+            200,
             &format!("/page-{n}/"),
             "",
             &headers,

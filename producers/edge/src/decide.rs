@@ -39,6 +39,11 @@ pub enum SkipReason {
         /// The record's `eventType`, cut to 32 characters.
         event_type: String,
     },
+    /// The response status is known and not a success (2xx) or a 304.
+    Status {
+        /// The status code (`0` for CloudFront's `000`: the viewer left before the response).
+        code: u16,
+    },
     /// The method is not `GET`.
     NotGet,
     /// The path names an asset, not a page.
@@ -57,6 +62,9 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::NotOriginRequest { event_type } => {
                 write!(f, "not an origin-request event: {event_type:?}")
+            }
+            SkipReason::Status { code } => {
+                write!(f, "response status {code:03} is not 2xx or 304")
             }
             SkipReason::NotGet => f.write_str("not a GET request"),
             SkipReason::NotAPage { extension } => write!(f, "not a page: .{extension}"),
@@ -285,6 +293,16 @@ mod tests {
         assert_eq!(
             serde_json::to_value(SkipReason::NotGet).expect("json"),
             serde_json::json!({"reason": "not_get"})
+        );
+        let status = SkipReason::Status { code: 404 };
+        assert_eq!(status.to_string(), "response status 404 is not 2xx or 304");
+        assert_eq!(
+            serde_json::to_value(&status).expect("json"),
+            serde_json::json!({"reason": "status", "code": 404})
+        );
+        assert_eq!(
+            SkipReason::Status { code: 0 }.to_string(),
+            "response status 000 is not 2xx or 304"
         );
     }
 

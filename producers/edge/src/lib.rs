@@ -42,4 +42,4 @@ pub use event::{
     CfConfig, CfRequest, CloudFrontEvent, CloudFrontRecord, EventError, Header, Headers,
     parse_event, parse_event_slice,
 };
-pub use request::{PageRequest, page_view};
+pub use request::{PageRequest, is_counted_status, page_view};

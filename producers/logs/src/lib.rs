@@ -7,7 +7,8 @@
 //! turns each line into the same v1 page-view event the live pipeline puts on the bus
 //! ([`Importer::map`]), by the edge's own rules ([`tally_edge::page_view`]): no rule is copied.
 //!
-//! - Only successful requests count: status 2xx or 304. Everything else is skipped, by reason.
+//! - Only successful requests count: status 2xx or 304, by the edge's rule (the line's `sc-status`
+//!   goes into the one decision). Everything else is skipped, by reason.
 //! - `occurred_at` is the log line's `date` and `time` (UTC, whole seconds).
 //! - `country` is the `c-country` field where the log has it (v2 logs can include it); where it
 //!   does not, it is left out (unknown), never guessed.
@@ -24,5 +25,5 @@
 mod map;
 mod parse;
 
-pub use map::{ImportConfig, Importer, Outcome, Skip, envelope_id};
+pub use map::{ImportConfig, Importer, Outcome, envelope_id, skip_key};
 pub use parse::{DEFAULT_FIELDS, LogLine, LogReader, Malformed, open};

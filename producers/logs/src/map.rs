@@ -42,25 +42,15 @@ impl ImportConfig {
     }
 }
 
-/// Why a well-formed line is not a page view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
-    /// The response was not a success (2xx) or a 304: the status code.
-    Status(u16),
-    /// One of the edge's rules (not `GET`, not a page…).
-    Rule(SkipReason),
-}
-
-impl Skip {
-    /// The report's key: `status_4xx`, or the edge's reason (`not_get`, `not_a_page`…).
-    pub fn key(&self) -> String {
-        match self {
-            Skip::Status(code) => format!("status_{}xx", code / 100),
-            Skip::Rule(reason) => serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v["reason"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "rule".into()),
-        }
+/// The report's key of a skip: the edge's reason (`not_get`, `not_a_page`…), or `status_4xx`
+/// for a status skip (by class, so the report stays short).
+pub fn skip_key(reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::Status { code } => format!("status_{}xx", code / 100),
+        reason => serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "rule".into()),
     }
 }
 
@@ -71,8 +61,8 @@ impl Skip {
 pub enum Outcome {
     /// A page view: the whole envelope, as the bus would have delivered it.
     PageView(Envelope<PageView>),
-    /// Not a page view, and why.
-    Skipped(Skip),
+    /// Not a page view, and why: the edge's reason ([`skip_key`] gives the report's key).
+    Skipped(SkipReason),
     /// The line cannot be read as a request: a short key for the report, and the detail.
     Rejected {
         /// `bad_time`, `bad_status`, `no_request_id`, `no_site`, `missing_field`.
@@ -121,9 +111,6 @@ impl Importer {
         let Ok(status) = status.parse::<u16>() else {
             return reject("bad_status", format!("sc-status {status:?}"));
         };
-        if !(200..300).contains(&status) && status != 304 {
-            return Outcome::Skipped(Skip::Status(status));
-        }
         let (Some(method), Some(uri)) = (line.at(c.method), line.at(c.uri_stem)) else {
             return reject("missing_field", "no cs-method or cs-uri-stem");
         };
@@ -149,6 +136,7 @@ impl Importer {
         let referer = line.at(c.referer).map(percent_decode);
         let request = PageRequest {
             method,
+            status: Some(status),
             uri,
             querystring: line.at(c.query).unwrap_or_default(),
             user_agent: user_agent.as_deref(),
@@ -174,7 +162,7 @@ impl Importer {
                 resources: Vec::new(),
                 detail: view.complete(received_at.trunc_subsecs(3)),
             }),
-            Err(reason) => Outcome::Skipped(Skip::Rule(reason)),
+            Err(reason) => Outcome::Skipped(reason),
         }
     }
 }
@@ -220,13 +208,13 @@ mod tests {
 
     #[test]
     fn skip_keys() {
-        assert_eq!(Skip::Status(404).key(), "status_4xx");
-        assert_eq!(Skip::Rule(SkipReason::NotGet).key(), "not_get");
+        assert_eq!(skip_key(&SkipReason::Status { code: 404 }), "status_4xx");
+        assert_eq!(skip_key(&SkipReason::Status { code: 0 }), "status_0xx");
+        assert_eq!(skip_key(&SkipReason::NotGet), "not_get");
         assert_eq!(
-            Skip::Rule(SkipReason::NotAPage {
+            skip_key(&SkipReason::NotAPage {
                 extension: "css".into()
-            })
-            .key(),
+            }),
             "not_a_page"
         );
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{TimeZone, Utc};
-use tally_logs::{ImportConfig, Importer, LogReader, Outcome, open};
+use tally_logs::{ImportConfig, Importer, LogReader, Outcome, open, skip_key};
 use tally_schema::validate::PageViewValidator;
 
 struct Mapped {
@@ -30,7 +30,11 @@ fn map(text: &[u8], site: Option<&str>) -> Mapped {
             Err(m) => out.malformed.push(m.line),
             Ok(line) => match importer.map(&line, received) {
                 Outcome::PageView(e) => out.imported.push(serde_json::to_value(e).unwrap()),
-                Outcome::Skipped(s) => out.skipped.entry(s.key()).or_default().push(line.number),
+                Outcome::Skipped(s) => out
+                    .skipped
+                    .entry(skip_key(&s))
+                    .or_default()
+                    .push(line.number),
                 Outcome::Rejected { key, .. } => out
                     .rejected
                     .entry(key.into())
