@@ -37,7 +37,10 @@ mod request;
 pub mod visitor;
 
 pub use config::{ConfigError, EdgeConfig, Secret};
-pub use decide::{Decision, EdgeView, SkipReason, decide, event_id, is_event_id};
+pub use decide::{
+    Decision, EdgeView, MAX_EXECUTION_NAME_CHARS, SkipReason, decide, event_id, execution_name,
+    is_event_id,
+};
 pub use event::{
     CfConfig, CfRequest, CloudFrontEvent, CloudFrontRecord, EventError, Header, Headers,
     parse_event, parse_event_slice,

@@ -13,8 +13,13 @@ pub struct CallError(pub String);
 
 /// Starts the enrichment of one page view.
 pub trait Enrichment: Clone + Send + Sync + 'static {
-    /// Starts an execution whose input is `input` (an `EdgeView` as JSON).
-    fn start(&self, input: String) -> impl Future<Output = Result<(), CallError>> + Send;
+    /// Starts an execution named `name` ([`tally_edge::execution_name`] of the view's
+    /// `event_id`) whose input is `input` (an `EdgeView` as JSON).
+    fn start(
+        &self,
+        name: String,
+        input: String,
+    ) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
 /// A record that can never be a page view, as the failure queue keeps it: why, where it was in
@@ -74,10 +79,11 @@ pub mod sfn {
     }
 
     impl Enrichment for Sfn {
-        async fn start(&self, input: String) -> Result<(), CallError> {
+        async fn start(&self, name: String, input: String) -> Result<(), CallError> {
             self.client
                 .start_execution()
                 .state_machine_arn(&self.state_machine_arn)
+                .name(name)
                 .input(input)
                 .send()
                 .await

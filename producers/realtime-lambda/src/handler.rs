@@ -30,7 +30,7 @@ pub struct Summary {
 
 /// What one record asks for.
 enum Step {
-    Start(String),
+    Start { name: String, input: String },
     Skip(String),
     Reject(String),
 }
@@ -55,7 +55,7 @@ pub async fn handle<E: Enrichment, F: FailureSink>(
     for (i, record) in event.records.iter().enumerate() {
         let seq = record.kinesis.sequence_number.as_str();
         match step(config, &mut importer, record, i + 1) {
-            Step::Start(input) => starts.push((seq, input)),
+            Step::Start { name, input } => starts.push((seq, name, input)),
             Step::Skip(key) => *summary.skipped.entry(key).or_default() += 1,
             Step::Reject(reason) => {
                 let rejected = rejected(config, record, reason);
@@ -99,7 +99,10 @@ fn step(
     };
     match importer.view(&line) {
         Ok(view) => match serde_json::to_string(&view) {
-            Ok(input) => Step::Start(input),
+            Ok(input) => Step::Start {
+                name: tally_edge::execution_name(&view.event_id),
+                input,
+            },
             Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
         },
         Err(Outcome::Skipped(reason)) => Step::Skip(skip_key(&reason)),
@@ -126,7 +129,7 @@ fn rejected(
 /// number, in no order. A call that panicked counts as failed.
 async fn start_all<'a, E: Enrichment>(
     enrichment: &E,
-    starts: Vec<(&'a str, String)>,
+    starts: Vec<(&'a str, String, String)>,
     concurrency: usize,
 ) -> Vec<(&'a str, Result<(), CallError>)> {
     let mut out = Vec::with_capacity(starts.len());
@@ -135,11 +138,11 @@ async fn start_all<'a, E: Enrichment>(
     let mut pending = starts.into_iter();
     loop {
         while running.len() < concurrency.max(1) {
-            let Some((seq, input)) = pending.next() else {
+            let Some((seq, name, input)) = pending.next() else {
                 break;
             };
             let enrichment = enrichment.clone();
-            let handle = running.spawn(async move { enrichment.start(input).await });
+            let handle = running.spawn(async move { enrichment.start(name, input).await });
             seq_of.insert(handle.id(), seq);
         }
         let Some(joined) = running.join_next_with_id().await else {

@@ -59,7 +59,7 @@ pub struct Recorder {
 }
 
 impl Enrichment for Recorder {
-    async fn start(&self, input: String) -> Result<(), CallError> {
+    async fn start(&self, _name: String, input: String) -> Result<(), CallError> {
         if self.fail_on.as_deref().is_some_and(|f| input.contains(f)) {
             return Err(CallError("throttled".into()));
         }
