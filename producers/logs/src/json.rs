@@ -83,7 +83,7 @@ mod tests {
                 "\"sc-status\" is not a string or a number",
             ),
         ] {
-            let err = parse_line(text, 9).unwrap_err();
+            let err = parse_line(text, 9).expect_err("an error");
             assert_eq!(err.line, 9);
             assert!(err.reason.starts_with(reason), "{text}: {err}");
         }

@@ -72,8 +72,31 @@ pub enum Outcome {
     },
 }
 
-fn reject(key: &'static str, message: impl Into<String>) -> Outcome {
-    Outcome::Rejected {
+/// Why a record gives no page view: [`Outcome`]'s two other cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAView {
+    /// Not a page view, and the edge's reason.
+    Skipped(SkipReason),
+    /// The record cannot be read as a request: the report's key, and what was wrong.
+    Rejected {
+        /// As in [`Outcome::Rejected`].
+        key: &'static str,
+        /// What was wrong, naming the field.
+        message: String,
+    },
+}
+
+impl From<NotAView> for Outcome {
+    fn from(not: NotAView) -> Self {
+        match not {
+            NotAView::Skipped(reason) => Outcome::Skipped(reason),
+            NotAView::Rejected { key, message } => Outcome::Rejected { key, message },
+        }
+    }
+}
+
+fn reject(key: &'static str, message: impl Into<String>) -> NotAView {
+    NotAView::Rejected {
         key,
         message: message.into(),
     }
@@ -100,7 +123,7 @@ impl Importer {
     pub fn map(&mut self, line: &LogLine, received_at: DateTime<Utc>) -> Outcome {
         let view = match self.view(line) {
             Ok(view) => view,
-            Err(outcome) => return outcome,
+            Err(not) => return not.into(),
         };
         Outcome::PageView(Envelope {
             version: "0".into(),
@@ -116,8 +139,8 @@ impl Importer {
     }
 
     /// What the edge would send of the line: the page view as the enrichment's input
-    /// ([`EdgeView`]), or why there is none ([`Outcome::Skipped`] or [`Outcome::Rejected`]).
-    pub fn view(&mut self, line: &LogLine) -> Result<EdgeView, Outcome> {
+    /// ([`EdgeView`]), or why there is none.
+    pub fn view(&mut self, line: &LogLine) -> Result<EdgeView, NotAView> {
         let at = occurred_at(line)?;
         let Some(status) = line.get(Field::Status) else {
             return Err(reject("missing_field", "no sc-status"));
@@ -155,11 +178,11 @@ impl Importer {
                 ..ViewerHeaders::default()
             },
         };
-        page_view(&request, edge, request_id.to_owned(), at).map_err(Outcome::Skipped)
+        page_view(&request, edge, request_id.to_owned(), at).map_err(NotAView::Skipped)
     }
 
     /// The edge settings for the line's site: the configured one, else the viewer's `Host`.
-    fn edge_for(&mut self, line: &LogLine) -> Result<&EdgeConfig, Outcome> {
+    fn edge_for(&mut self, line: &LogLine) -> Result<&EdgeConfig, NotAView> {
         let site = match &self.config.site {
             Some(site) => site.clone(),
             None => match line.get(Field::Host).map(str::to_ascii_lowercase) {
@@ -183,7 +206,7 @@ impl Importer {
 /// When the request was answered: `date` + `time` (standard logs, whole seconds), else
 /// `timestamp(ms)` (v2), else `timestamp` (real-time logs: seconds since the epoch, to the
 /// millisecond).
-fn occurred_at(line: &LogLine) -> Result<DateTime<Utc>, Outcome> {
+fn occurred_at(line: &LogLine) -> Result<DateTime<Utc>, NotAView> {
     if let (Some(date), Some(time)) = (line.get(Field::Date), line.get(Field::Time)) {
         return date_time(date, time)
             .ok_or_else(|| reject("bad_time", format!("date and time {date:?} {time:?}")));

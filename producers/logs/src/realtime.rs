@@ -160,14 +160,16 @@ mod tests {
         let fields = RealtimeFields::parse(FIELDS).expect("fields");
         let err = fields
             .parse_record(b"1700000000.123\t192.0.2.1\t200\tGET\t/a/", 3)
-            .unwrap_err();
+            .expect_err("an error");
         assert_eq!(
             err.to_string(),
             "line 3: 5 tab-separated fields where the real-time log configuration names 6"
         );
-        let err = fields.parse_record(b"a\tb\tc\td\te\tf\tg", 4).unwrap_err();
+        let err = fields
+            .parse_record(b"a\tb\tc\td\te\tf\tg", 4)
+            .expect_err("an error");
         assert!(err.reason.starts_with("7 tab-separated"), "{err}");
-        let err = fields.parse_record(b"\xff\tb", 5).unwrap_err();
+        let err = fields.parse_record(b"\xff\tb", 5).expect_err("an error");
         assert!(err.reason.starts_with("not utf-8"), "{err}");
     }
 
@@ -182,7 +184,7 @@ mod tests {
             RealtimeFields::parse(&format!("{FIELDS},sc-status")),
             Err(FieldListError::Duplicate("sc-status".into()))
         );
-        let err = RealtimeFields::parse("timestamp,c-ip,sc-status").unwrap_err();
+        let err = RealtimeFields::parse("timestamp,c-ip,sc-status").expect_err("an error");
         assert_eq!(
             err.to_string(),
             "the real-time field list lacks cs-method, cs-uri-stem, x-edge-request-id: a page view needs them"

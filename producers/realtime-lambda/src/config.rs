@@ -1,6 +1,5 @@
 //! The function's configuration, from its environment.
 
-use tally_edge::EdgeConfig;
 use tally_edge::config::is_site_host;
 use tally_logs::{FieldListError, ImportConfig, RealtimeFields};
 
@@ -74,11 +73,9 @@ impl RealtimeConfig {
                     ConfigError::Invalid(CONCURRENCY_VAR, format!("{n:?} is not 1-1000"))
                 })?,
         };
-        let mut import = ImportConfig::new(site.clone());
-        import.edge = EdgeConfig::new(site.unwrap_or_default());
         Ok(RealtimeConfig {
             fields,
-            import,
+            import: ImportConfig::new(site),
             state_machine_arn: need(STATE_MACHINE_VAR)?,
             failure_queue_url: need(FAILURE_QUEUE_VAR)?,
             concurrency,
@@ -122,7 +119,7 @@ mod tests {
         let ok = config(&base).expect("valid");
         assert_eq!(ok.concurrency, 32);
         assert_eq!(ok.fields.names().len(), 6);
-        let err = |vars: &[(&str, &str)]| config(vars).unwrap_err().to_string();
+        let err = |vars: &[(&str, &str)]| config(vars).expect_err("an error").to_string();
         assert_eq!(err(&base[1..]), "TALLY_REALTIME_FIELDS is not set");
         assert_eq!(err(&base[..2]), "TALLY_FAILURE_QUEUE_URL is not set");
         let mut bad = base.to_vec();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use serde::Serialize;
-use tally_logs::{Importer, Outcome, skip_key};
+use tally_logs::{Importer, NotAView, skip_key};
 use tokio::task::JoinSet;
 
 use crate::clients::{CallError, Enrichment, FailureSink, RejectedRecord};
@@ -105,9 +105,8 @@ fn step(
             },
             Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
         },
-        Err(Outcome::Skipped(reason)) => Step::Skip(skip_key(&reason)),
-        Err(Outcome::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
-        Err(Outcome::PageView(_)) => Step::Reject("unexpected outcome".into()),
+        Err(NotAView::Skipped(reason)) => Step::Skip(skip_key(&reason)),
+        Err(NotAView::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
     }
 }
 
