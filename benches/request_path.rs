@@ -79,6 +79,7 @@ fn bench(c: &mut Criterion) {
                 &edge,
                 "serve-0123456789abcdef-1".to_owned(),
                 "GET",
+                200,
                 "/blog/",
                 query,
                 black_box(&map),

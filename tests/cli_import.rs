@@ -184,3 +184,72 @@ fn replay_needs_a_target_and_names_unknown_consumers() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_three_formats_agree_and_realtime_needs_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = "timestamp,c-ip,sc-status,cs-method,cs-host,cs-uri-stem,x-edge-request-id,cs-user-agent,cs-referer,cs-uri-query,x-edge-result-type,c-country";
+    let v2 = dir.path().join("v2");
+    let out = tally(&[
+        "import",
+        "cloudfront-logs",
+        "producers/logs/fixtures/example-cloudfront-log-v2.jsonl",
+        "--format",
+        "v2-json",
+        "--data",
+        v2.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "two malformed lines");
+    assert_eq!(json(&out)["imported"], 4);
+    let rt = dir.path().join("rt");
+    let out = tally(&[
+        "import",
+        "cloudfront-logs",
+        "producers/logs/fixtures/example-cloudfront-realtime.log",
+        "--format",
+        "realtime",
+        "--fields",
+        fields,
+        "--data",
+        rt.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "one malformed line");
+    assert_eq!(json(&out)["imported"], 4);
+    let details = |data: &Path| {
+        let config = ArchiveConfig::new(data.join("archive"));
+        let mut d: Vec<String> = list_objects(&config.root, &config.layout)
+            .unwrap()
+            .iter()
+            .flat_map(|o| read_object(&o.path).unwrap())
+            .map(|e| {
+                let mut detail = e["detail"].clone();
+                detail.as_object_mut().unwrap().remove("received_at");
+                detail.to_string()
+            })
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(
+        details(&v2),
+        details(&rt),
+        "the same requests, the same views"
+    );
+
+    let none = tally(&["import", "cloudfront-logs", "x.log", "--format", "realtime"]);
+    assert_eq!(none.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(stderr.contains("--fields"), "{stderr}");
+    let short = tally(&[
+        "import",
+        "cloudfront-logs",
+        "x.log",
+        "--format",
+        "realtime",
+        "--fields",
+        "timestamp",
+    ]);
+    assert_eq!(short.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("lacks cs-method"), "{stderr}");
+}

@@ -22,13 +22,19 @@ fn members() -> Vec<Member> {
     let root: toml_edit::DocumentMut = read(&Path::new(ROOT).join("Cargo.toml"))
         .parse()
         .expect("root Cargo.toml");
-    let dirs = root["workspace"]["members"].as_array().expect("workspace.members");
+    let dirs = root["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members");
     dirs.iter()
         .map(|d| {
             let dir = Path::new(ROOT).join(d.as_str().expect("member path"));
-            let manifest: toml_edit::DocumentMut =
-                read(&dir.join("Cargo.toml")).parse().expect("member Cargo.toml");
-            let name = manifest["package"]["name"].as_str().expect("name").to_owned();
+            let manifest: toml_edit::DocumentMut = read(&dir.join("Cargo.toml"))
+                .parse()
+                .expect("member Cargo.toml");
+            let name = manifest["package"]["name"]
+                .as_str()
+                .expect("name")
+                .to_owned();
             let mut deps = table_keys(manifest.get("dependencies"));
             if let Some(targets) = manifest.get("target").and_then(|t| t.as_table()) {
                 for (_, target) in targets.iter() {
@@ -49,9 +55,9 @@ fn table_keys(item: Option<&toml_edit::Item>) -> Vec<String> {
 /// The sentence of ARCHITECTURE.md that starts with `start`, whole (it must be there).
 fn invariant(start: &str) -> String {
     let text = read(&Path::new(ROOT).join("ARCHITECTURE.md")).replace("\n  ", " ");
-    let at = text
-        .find(start)
-        .unwrap_or_else(|| panic!("ARCHITECTURE.md no longer says {start:?}: update tests/tidy.rs"));
+    let at = text.find(start).unwrap_or_else(|| {
+        panic!("ARCHITECTURE.md no longer says {start:?}: update tests/tidy.rs")
+    });
     let rest = &text[at..];
     rest[..rest.find('\n').unwrap_or(rest.len())].to_owned()
 }
@@ -72,7 +78,11 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
             out.extend(sources(&path));
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = read(&path);
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
+            let code = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             out.push((path, code));
         }
     }
@@ -81,7 +91,13 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
 
 /// What file or network I/O looks like in our sources.
 const IO: [&str; 8] = [
-    "std::fs", "File::", "OpenOptions", "TcpStream", "TcpListener", "UdpSocket", "tokio::fs",
+    "std::fs",
+    "File::",
+    "OpenOptions",
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "tokio::fs",
     "tokio::net",
 ];
 
@@ -105,7 +121,11 @@ fn only_the_tally_binary_uses_anyhow() {
     let sentence = invariant("Library crates use `thiserror`; only the `tally` binary");
     for m in members() {
         if m.name != "tally" {
-            assert!(!m.deps.contains(&"anyhow".to_owned()), "{} depends on anyhow: {sentence}", m.name);
+            assert!(
+                !m.deps.contains(&"anyhow".to_owned()),
+                "{} depends on anyhow: {sentence}",
+                m.name
+            );
         }
     }
 }
@@ -113,8 +133,14 @@ fn only_the_tally_binary_uses_anyhow() {
 #[test]
 fn the_aws_sdk_and_datafusion_stay_in_the_crates_that_need_them() {
     let sentence = invariant("No AWS SDK in a library crate that does not talk to AWS");
-    // The crates that talk to AWS: the CLI, the counters' DynamoDB side, the edge's sink.
-    let aws = ["tally", "tally-counters", "tally-edge-lambda"];
+    // The crates that talk to AWS: the CLI, the counters' DynamoDB side, the edge's sink, the
+    // real-time log producer.
+    let aws = [
+        "tally",
+        "tally-counters",
+        "tally-edge-lambda",
+        "tally-realtime-lambda",
+    ];
     for m in members() {
         let sdk: Vec<&String> = m
             .deps
@@ -130,7 +156,11 @@ fn the_aws_sdk_and_datafusion_stay_in_the_crates_that_need_them() {
     let sentence = invariant("DataFusion lives only here and in the `tally` binary");
     for m in members() {
         if m.deps.contains(&"datafusion".to_owned()) {
-            assert!(["tally", "tally-athena"].contains(&m.name.as_str()), "{}: {sentence}", m.name);
+            assert!(
+                ["tally", "tally-athena"].contains(&m.name.as_str()),
+                "{}: {sentence}",
+                m.name
+            );
         }
     }
 }
@@ -141,7 +171,10 @@ fn no_consumer_knows_another_consumer_or_a_producer() {
     let members = members();
     let names = by_name(&members);
     let under = |m: &Member, dir: &str| m.dir.starts_with(Path::new(ROOT).join(dir));
-    for m in members.iter().filter(|m| under(m, "consumers") && m.name != "tally-consumer") {
+    for m in members
+        .iter()
+        .filter(|m| under(m, "consumers") && m.name != "tally-consumer")
+    {
         for dep in &m.deps {
             let Some(other) = names.get(dep.as_str()) else {
                 continue;
@@ -187,14 +220,21 @@ fn every_member_has_a_code_map_entry() {
     for m in members() {
         let dir = m.dir.strip_prefix(ROOT).expect("inside the workspace");
         // `### `DIR/` — …`: the member's folder, or one holding it (`state-machines/`).
-        let entry = map.lines().filter_map(|l| l.strip_prefix("### `")).any(|l| {
-            let folder = l.split('`').next().unwrap_or_default().trim_end_matches('/');
-            if dir.as_os_str().is_empty() {
-                folder.is_empty()
-            } else {
-                !folder.is_empty() && dir.starts_with(folder)
-            }
-        });
+        let entry = map
+            .lines()
+            .filter_map(|l| l.strip_prefix("### `"))
+            .any(|l| {
+                let folder = l
+                    .split('`')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/');
+                if dir.as_os_str().is_empty() {
+                    folder.is_empty()
+                } else {
+                    !folder.is_empty() && dir.starts_with(folder)
+                }
+            });
         assert!(
             entry,
             "{} ({}) has no code map entry (### `DIR/` — …) in ARCHITECTURE.md",

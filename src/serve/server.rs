@@ -336,16 +336,20 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
         };
     }
     let response = static_file(app, &req).await;
-    let counted = req.method() == Method::GET
-        && matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
-    if counted && let Some(p) = &app.pipeline {
-        feed_view(app, p, &req, peer);
+    if let Some(p) = &app.pipeline {
+        feed_view(app, p, &req, response.status().as_u16(), peer);
     }
     response
 }
 
 /// Decides whether the request is a page view, as the edge would, and hands it on.
-fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: SocketAddr) {
+fn feed_view(
+    app: &App,
+    pipeline: &Pipeline,
+    req: &Request<Incoming>,
+    status: u16,
+    peer: SocketAddr,
+) {
     let uri = req.uri();
     // Unique like CloudFront's request id, so identical requests in the same millisecond are
     // distinct page views.
@@ -356,6 +360,7 @@ fn feed_view(app: &App, pipeline: &Pipeline, req: &Request<Incoming>, peer: Sock
         &app.edge,
         request_id,
         req.method().as_str(),
+        status,
         uri.path(),
         uri.query().unwrap_or_default(),
         req.headers(),

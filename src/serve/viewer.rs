@@ -39,9 +39,9 @@ pub struct ViewerRules {
     pub country_header: String,
 }
 
-/// The page view the edge would make of this request (or why it would not count it), seen at
-/// `now`: the edge core's rules ([`tally_edge::page_view`]) on the headers CloudFront would give
-/// the edge function ([`CloudFrontHeaders`]). `request_id` must be unique per request and an
+/// The page view the edge would make of this request answered with `status` (or why it would not
+/// count it), seen at `now`: the edge core's rules ([`tally_edge::page_view`], the status
+/// included) on the headers CloudFront would give the edge function ([`CloudFrontHeaders`]). `request_id` must be unique per request and an
 /// event id ([`is_event_id`]): it becomes the page view's `event_id`, as CloudFront's request id
 /// does at the edge.
 #[allow(clippy::too_many_arguments)]
@@ -50,6 +50,7 @@ pub fn page_view(
     edge: &EdgeConfig,
     request_id: String,
     method: &str,
+    status: u16,
     path: &str,
     query: &str,
     headers: &HeaderMap,
@@ -61,7 +62,9 @@ pub fn page_view(
         "{request_id:?} is not an event id"
     );
     let headers = CloudFrontHeaders::new(rules, headers, peer);
-    let request = PageRequest::from_headers(method, path, query, &headers.client, &headers, edge);
+    let mut request =
+        PageRequest::from_headers(method, path, query, &headers.client, &headers, edge);
+    request.status = Some(status);
     tally_edge::page_view(&request, edge, request_id, now)
 }
 
@@ -266,6 +269,7 @@ mod tests {
             &EdgeConfig::new("localhost"),
             "test-1".into(),
             "GET",
+            200,
             "/a/",
             "utm_campaign=x",
             &header_map(&list),
@@ -318,6 +322,36 @@ mod tests {
             "fewer entries than hops"
         );
         assert_eq!(forwarded_client(&HeaderMap::new(), 1), None);
+    }
+
+    #[test]
+    fn the_response_status_is_part_of_the_decision() {
+        let rules = ViewerRules {
+            trust_proxy: false,
+            trusted_hops: 1,
+            country_header: "cloudfront-viewer-country".into(),
+        };
+        let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let decide = |method: &str, status: u16| {
+            page_view(
+                &rules,
+                &EdgeConfig::new("localhost"),
+                "test-1".into(),
+                method,
+                status,
+                "/a/",
+                "",
+                &HeaderMap::new(),
+                peer,
+                Utc::now(),
+            )
+        };
+        assert!(decide("GET", 200).is_ok());
+        assert!(decide("GET", 304).is_ok(), "a revalidated page is a view");
+        for code in [301, 400, 404, 405, 414, 500] {
+            assert_eq!(decide("GET", code), Err(SkipReason::Status { code }));
+        }
+        assert_eq!(decide("HEAD", 200), Err(SkipReason::NotGet));
     }
 
     #[test]
@@ -433,6 +467,7 @@ mod tests {
                 &edge,
                 id,
                 "GET",
+                200,
                 "/blog/",
                 "utm_source=x",
                 &map,

@@ -18,11 +18,7 @@ use tally_edge::EdgeConfig;
 /// Region used when the configuration names none: Lambda@Edge functions live in us-east-1.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
-/// Longest Step Functions execution name.
-pub const MAX_NAME_CHARS: usize = 80;
-
-/// Characters of the event id kept before the hash when the id must be mapped.
-const NAME_PREFIX_CHARS: usize = MAX_NAME_CHARS - 1 - 32;
+pub use tally_edge::{MAX_EXECUTION_NAME_CHARS as MAX_NAME_CHARS, execution_name};
 
 /// Why a page view was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -161,24 +157,4 @@ fn lambda_credentials() -> Result<Credentials, SinkError> {
         None,
         "lambda-environment",
     ))
-}
-
-/// The execution name for an event id: Step Functions takes 1 to 80 characters of
-/// `[A-Za-z0-9_-]`. An id that fits is used as is; any other is mapped deterministically: each
-/// other character becomes `_`, the result is cut to 47 characters, and `-` and 32 hex digits of
-/// the id's BLAKE3 hash are appended, so distinct ids keep distinct names and the name still
-/// starts with the id for tracing.
-pub fn execution_name(event_id: &str) -> String {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if !event_id.is_empty() && event_id.len() <= MAX_NAME_CHARS && event_id.chars().all(allowed) {
-        return event_id.to_owned();
-    }
-    let mut name: String = event_id
-        .chars()
-        .take(NAME_PREFIX_CHARS)
-        .map(|c| if allowed(c) { c } else { '_' })
-        .collect();
-    name.push('-');
-    name.push_str(&blake3::hash(event_id.as_bytes()).to_hex()[..32]);
-    name
 }

@@ -39,6 +39,11 @@ pub enum SkipReason {
         /// The record's `eventType`, cut to 32 characters.
         event_type: String,
     },
+    /// The response status is known and not a success (2xx) or a 304.
+    Status {
+        /// The status code (`0` for CloudFront's `000`: the viewer left before the response).
+        code: u16,
+    },
     /// The method is not `GET`.
     NotGet,
     /// The path names an asset, not a page.
@@ -57,6 +62,9 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::NotOriginRequest { event_type } => {
                 write!(f, "not an origin-request event: {event_type:?}")
+            }
+            SkipReason::Status { code } => {
+                write!(f, "response status {code:03} is not 2xx or 304")
             }
             SkipReason::NotGet => f.write_str("not a GET request"),
             SkipReason::NotAPage { extension } => write!(f, "not a page: .{extension}"),
@@ -221,6 +229,35 @@ pub fn event_id(record: &CloudFrontRecord, now: DateTime<Utc>) -> String {
     format!("edge-{}", hex(&hasher.finalize().as_bytes()[..16]))
 }
 
+/// Longest Step Functions execution name.
+pub const MAX_EXECUTION_NAME_CHARS: usize = 80;
+
+/// Characters of the event id kept before the hash when the id must be mapped.
+const NAME_PREFIX_CHARS: usize = MAX_EXECUTION_NAME_CHARS - 1 - 32;
+
+/// The enrichment execution's name for an event id, the same from every producer: Step Functions
+/// takes 1 to 80 characters of `[A-Za-z0-9_-]`. An id that fits is used as is; any other is
+/// mapped deterministically: each other character becomes `_`, the result is cut to 47
+/// characters, and `-` and 32 hex digits of the id's BLAKE3 hash are appended, so distinct ids
+/// keep distinct names and the name still starts with the id for tracing.
+pub fn execution_name(event_id: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if !event_id.is_empty()
+        && event_id.len() <= MAX_EXECUTION_NAME_CHARS
+        && event_id.chars().all(allowed)
+    {
+        return event_id.to_owned();
+    }
+    let mut name: String = event_id
+        .chars()
+        .take(NAME_PREFIX_CHARS)
+        .map(|c| if allowed(c) { c } else { '_' })
+        .collect();
+    name.push('-');
+    name.push_str(&blake3::hash(event_id.as_bytes()).to_hex()[..32]);
+    name
+}
+
 /// Whether `id` fits the schema's `event_id`: 1–128 of `A-Za-z0-9_-=.:`.
 pub fn is_event_id(id: &str) -> bool {
     !id.is_empty()
@@ -285,6 +322,36 @@ mod tests {
         assert_eq!(
             serde_json::to_value(SkipReason::NotGet).expect("json"),
             serde_json::json!({"reason": "not_get"})
+        );
+        let status = SkipReason::Status { code: 404 };
+        assert_eq!(status.to_string(), "response status 404 is not 2xx or 304");
+        assert_eq!(
+            serde_json::to_value(&status).expect("json"),
+            serde_json::json!({"reason": "status", "code": 404})
+        );
+        assert_eq!(
+            SkipReason::Status { code: 0 }.to_string(),
+            "response status 000 is not 2xx or 304"
+        );
+    }
+
+    #[test]
+    fn execution_names() {
+        assert_eq!(execution_name("serve-abc-1"), "serve-abc-1");
+        let cf = "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ==";
+        let name = execution_name(cf);
+        assert!(
+            name.starts_with("4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26-"),
+            "{name}"
+        );
+        assert_eq!(name.len(), MAX_EXECUTION_NAME_CHARS);
+        assert_ne!(
+            name,
+            execution_name("4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=:")
+        );
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
     }
 

@@ -37,9 +37,12 @@ mod request;
 pub mod visitor;
 
 pub use config::{ConfigError, EdgeConfig, Secret};
-pub use decide::{Decision, EdgeView, SkipReason, decide, event_id, is_event_id};
+pub use decide::{
+    Decision, EdgeView, MAX_EXECUTION_NAME_CHARS, SkipReason, decide, event_id, execution_name,
+    is_event_id,
+};
 pub use event::{
     CfConfig, CfRequest, CloudFrontEvent, CloudFrontRecord, EventError, Header, Headers,
     parse_event, parse_event_slice,
 };
-pub use request::{PageRequest, page_view};
+pub use request::{PageRequest, is_counted_status, page_view};

@@ -2,9 +2,10 @@
 //!
 //! The edge fills a [`PageRequest`] from a CloudFront origin-request record
 //! ([`PageRequest::from_cloudfront`]); the CloudFront access-log importer (`tally-logs`) fills one
-//! from a log line. Both then call [`page_view`], so "is this a page view, and what is it" is
-//! decided by one function: page detection, bots, device precedence, referrer, UTM, language and
-//! the visitor hash.
+//! from a log line, the real-time log producer from a Kinesis record, `tally serve` from a local
+//! request. All of them call [`page_view`], so "is this a page view, and what is it" is decided by
+//! one function: the response status, the method, page detection, bots, device precedence,
+//! referrer, UTM, language and the visitor hash.
 
 use chrono::{DateTime, Utc};
 use tally_schema::page_view::path::normalize;
@@ -30,6 +31,9 @@ const PREFETCH_HEADERS: [&str; 4] = ["sec-purpose", "purpose", "x-purpose", "x-m
 pub struct PageRequest<'a> {
     /// The HTTP method, upper-case.
     pub method: &'a str,
+    /// The status the viewer was answered with, where the producer knows it (logs, `tally
+    /// serve`); `None` where it cannot (the edge's origin-request runs before the origin answers).
+    pub status: Option<u16>,
     /// The path as the viewer sent it (percent-encoded).
     pub uri: &'a str,
     /// The query string without the `?` (percent-encoded), empty when none.
@@ -76,6 +80,7 @@ impl<'a> PageRequest<'a> {
     ) -> Self {
         PageRequest {
             method,
+            status: None,
             uri,
             querystring,
             user_agent: headers.first("user-agent"),
@@ -92,14 +97,20 @@ impl<'a> PageRequest<'a> {
 /// Decides whether `request` is a page view of `config.site` that happened at `at`, with the
 /// given `event_id`: the page view, or why it is not one. Pure and total.
 ///
-/// The rules, in order: the method is `GET`, the path is a page, it is not a prefetch, the
-/// configured site is a host name (see the crate's README).
+/// The rules, in order: the response status, when known, is a success ([`is_counted_status`]),
+/// the method is `GET`, the path is a page, it is not a prefetch, the configured site is a host
+/// name (see the crate's README).
 pub fn page_view(
     request: &PageRequest<'_>,
     config: &EdgeConfig,
     event_id: String,
     at: DateTime<Utc>,
 ) -> Result<EdgeView, SkipReason> {
+    if let Some(code) = request.status
+        && !is_counted_status(code)
+    {
+        return Err(SkipReason::Status { code });
+    }
     if request.method != "GET" {
         return Err(SkipReason::NotGet);
     }
@@ -114,6 +125,13 @@ pub fn page_view(
         return Err(SkipReason::InvalidSite);
     }
     Ok(view(request, config, path, event_id, at))
+}
+
+/// Whether a response with status `code` shows the viewer a page: 2xx, or 304 (the browser shows
+/// its cached copy). Redirects, client and server errors and CloudFront's `000` (the viewer left
+/// before the response) are not views.
+pub fn is_counted_status(code: u16) -> bool {
+    (200..300).contains(&code) || code == 304
 }
 
 /// [`path_extension`] of a raw URI (for the tests).

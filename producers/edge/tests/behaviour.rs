@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tally_edge::{
-    CloudFrontRecord, Decision, EdgeConfig, EdgeView, Secret, SkipReason, decide, parse_event,
+    CloudFrontRecord, Decision, EdgeConfig, EdgeView, PageRequest, Secret, SkipReason, decide,
+    page_view, parse_event,
 };
 use tally_schema::{BotReason, DeviceClass, Os};
 
@@ -134,6 +135,39 @@ fn only_get_counts() {
     for m in ["POST", "HEAD", "OPTIONS", "PUT", "DELETE", "get", ""] {
         assert_eq!(skip(&record(m, "/", "", &[])), SkipReason::NotGet, "{m:?}");
     }
+}
+
+#[test]
+fn only_successful_responses_count_when_the_status_is_known() {
+    let c = config();
+    let r = get("/blog/", &[]);
+    let mut request = PageRequest::from_cloudfront(&r.cf.request, &c);
+    let decide_with = |request: &PageRequest<'_>| page_view(request, &c, "id-1".into(), now());
+    assert!(
+        decide_with(&request).is_ok(),
+        "unknown status (origin-request): a view"
+    );
+    for code in [200, 203, 204, 299, 304] {
+        request.status = Some(code);
+        assert!(decide_with(&request).is_ok(), "{code}");
+    }
+    for code in [0, 100, 199, 301, 302, 303, 307, 400, 403, 404, 500, 503] {
+        request.status = Some(code);
+        assert_eq!(
+            decide_with(&request).unwrap_err(),
+            SkipReason::Status { code },
+            "{code}"
+        );
+    }
+    // The status is checked first: a failed request for an asset, or a POST, is a status skip.
+    request.status = Some(404);
+    request.method = "POST";
+    assert_eq!(
+        decide_with(&request).unwrap_err(),
+        SkipReason::Status { code: 404 }
+    );
+    request.status = Some(200);
+    assert_eq!(decide_with(&request).unwrap_err(), SkipReason::NotGet);
 }
 
 #[test]

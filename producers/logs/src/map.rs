@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, Utc};
 use tally_edge::config::is_site_host;
 use tally_edge::headers::{ViewerHeaders, country};
-use tally_edge::{EdgeConfig, PageRequest, SkipReason, is_event_id, page_view};
+use tally_edge::{EdgeConfig, EdgeView, PageRequest, SkipReason, is_event_id, page_view};
 use tally_schema::page_view::path::percent_decode;
 use tally_schema::{Envelope, PageView};
 
-use crate::parse::LogLine;
+use crate::record::{Field, LogLine};
 
 /// Context string of the envelope-id derivation.
 const ENVELOPE_ID_CONTEXT: &[u8] = b"tally cloudfront-logs envelope id v1\0";
@@ -42,25 +42,15 @@ impl ImportConfig {
     }
 }
 
-/// Why a well-formed line is not a page view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
-    /// The response was not a success (2xx) or a 304: the status code.
-    Status(u16),
-    /// One of the edge's rules (not `GET`, not a page…).
-    Rule(SkipReason),
-}
-
-impl Skip {
-    /// The report's key: `status_4xx`, or the edge's reason (`not_get`, `not_a_page`…).
-    pub fn key(&self) -> String {
-        match self {
-            Skip::Status(code) => format!("status_{}xx", code / 100),
-            Skip::Rule(reason) => serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v["reason"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "rule".into()),
-        }
+/// The report's key of a skip: the edge's reason (`not_get`, `not_a_page`…), or `status_4xx`
+/// for a status skip (by class, so the report stays short).
+pub fn skip_key(reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::Status { code } => format!("status_{}xx", code / 100),
+        reason => serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "rule".into()),
     }
 }
 
@@ -71,8 +61,8 @@ impl Skip {
 pub enum Outcome {
     /// A page view: the whole envelope, as the bus would have delivered it.
     PageView(Envelope<PageView>),
-    /// Not a page view, and why.
-    Skipped(Skip),
+    /// Not a page view, and why: the edge's reason ([`skip_key`] gives the report's key).
+    Skipped(SkipReason),
     /// The line cannot be read as a request: a short key for the report, and the detail.
     Rejected {
         /// `bad_time`, `bad_status`, `no_request_id`, `no_site`, `missing_field`.
@@ -82,8 +72,31 @@ pub enum Outcome {
     },
 }
 
-fn reject(key: &'static str, message: impl Into<String>) -> Outcome {
-    Outcome::Rejected {
+/// Why a record gives no page view: [`Outcome`]'s two other cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAView {
+    /// Not a page view, and the edge's reason.
+    Skipped(SkipReason),
+    /// The record cannot be read as a request: the report's key, and what was wrong.
+    Rejected {
+        /// As in [`Outcome::Rejected`].
+        key: &'static str,
+        /// What was wrong, naming the field.
+        message: String,
+    },
+}
+
+impl From<NotAView> for Outcome {
+    fn from(not: NotAView) -> Self {
+        match not {
+            NotAView::Skipped(reason) => Outcome::Skipped(reason),
+            NotAView::Rejected { key, message } => Outcome::Rejected { key, message },
+        }
+    }
+}
+
+fn reject(key: &'static str, message: impl Into<String>) -> NotAView {
+    NotAView::Rejected {
         key,
         message: message.into(),
     }
@@ -108,75 +121,120 @@ impl Importer {
     /// Maps one line; `received_at` is when the pipeline accepted it (the import's time), as
     /// enrichment sets it from the execution's start.
     pub fn map(&mut self, line: &LogLine, received_at: DateTime<Utc>) -> Outcome {
-        let c = &*line.columns;
-        let (Some(date), Some(time)) = (line.at(c.date), line.at(c.time)) else {
-            return reject("missing_field", "no date or time");
+        let view = match self.view(line) {
+            Ok(view) => view,
+            Err(not) => return not.into(),
         };
-        let Some(at) = timestamp(date, time) else {
-            return reject("bad_time", format!("date and time {date:?} {time:?}"));
-        };
-        let Some(status) = line.at(c.status) else {
-            return reject("missing_field", "no sc-status");
+        Outcome::PageView(Envelope {
+            version: "0".into(),
+            id: envelope_id(&view.event_id),
+            detail_type: "PageView".into(),
+            source: "tally".into(),
+            account: self.config.account.clone(),
+            time: received_at.trunc_subsecs(0),
+            region: self.config.region.clone(),
+            resources: Vec::new(),
+            detail: view.complete(received_at.trunc_subsecs(3)),
+        })
+    }
+
+    /// What the edge would send of the line: the page view as the enrichment's input
+    /// ([`EdgeView`]), or why there is none.
+    pub fn view(&mut self, line: &LogLine) -> Result<EdgeView, NotAView> {
+        let at = occurred_at(line)?;
+        let Some(status) = line.get(Field::Status) else {
+            return Err(reject("missing_field", "no sc-status"));
         };
         let Ok(status) = status.parse::<u16>() else {
-            return reject("bad_status", format!("sc-status {status:?}"));
+            return Err(reject("bad_status", format!("sc-status {status:?}")));
         };
-        if !(200..300).contains(&status) && status != 304 {
-            return Outcome::Skipped(Skip::Status(status));
-        }
-        let (Some(method), Some(uri)) = (line.at(c.method), line.at(c.uri_stem)) else {
-            return reject("missing_field", "no cs-method or cs-uri-stem");
+        let (Some(method), Some(stem)) = (line.get(Field::Method), line.get(Field::UriStem)) else {
+            return Err(reject("missing_field", "no cs-method or cs-uri-stem"));
         };
-        let Some(request_id) = line.at(c.request_id).filter(|id| is_event_id(id)) else {
-            return reject(
+        // Real-time logs' cs-uri-stem carries the query string; standard logs' never does.
+        let (uri, stem_query) = stem.split_once('?').unwrap_or((stem, ""));
+        let Some(request_id) = line.get(Field::RequestId).filter(|id| is_event_id(id)) else {
+            return Err(reject(
                 "no_request_id",
                 "x-edge-request-id is missing or not an event id",
-            );
+            ));
         };
-        let site = match &self.config.site {
-            Some(site) => site.clone(),
-            None => match line.at(c.host_header).map(str::to_ascii_lowercase) {
-                Some(host) if is_site_host(&host) => host,
-                _ => return reject("no_site", "x-host-header is not a host name and no --site"),
-            },
-        };
-        let edge = self.sites.entry(site.clone()).or_insert_with(|| {
-            let mut edge = self.config.edge.clone();
-            edge.site = site;
-            edge
-        });
-        let user_agent = line.at(c.user_agent).map(percent_decode);
-        let referer = line.at(c.referer).map(percent_decode);
+        let edge = self.edge_for(line)?;
+        let user_agent = line.get(Field::UserAgent).map(percent_decode);
+        let referer = line.get(Field::Referer).map(percent_decode);
         let request = PageRequest {
             method,
+            status: Some(status),
             uri,
-            querystring: line.at(c.query).unwrap_or_default(),
+            querystring: line.get(Field::Query).unwrap_or(stem_query),
             user_agent: user_agent.as_deref(),
             referer: referer.as_deref(),
             accept_language: None,
-            client_ip: line.at(c.c_ip).unwrap_or_default(),
+            client_ip: line.get(Field::ClientIp).unwrap_or_default(),
             prefetch: false,
             bot_flagged: false,
             viewer: ViewerHeaders {
-                country: line.at(c.country).and_then(country),
+                country: line.get(Field::Country).and_then(country),
                 ..ViewerHeaders::default()
             },
         };
-        match page_view(&request, edge, request_id.to_owned(), at) {
-            Ok(view) => Outcome::PageView(Envelope {
-                version: "0".into(),
-                id: envelope_id(request_id),
-                detail_type: "PageView".into(),
-                source: "tally".into(),
-                account: self.config.account.clone(),
-                time: received_at.trunc_subsecs(0),
-                region: self.config.region.clone(),
-                resources: Vec::new(),
-                detail: view.complete(received_at.trunc_subsecs(3)),
-            }),
-            Err(reason) => Outcome::Skipped(Skip::Rule(reason)),
-        }
+        page_view(&request, edge, request_id.to_owned(), at).map_err(NotAView::Skipped)
     }
+
+    /// The edge settings for the line's site: the configured one, else the viewer's `Host`.
+    fn edge_for(&mut self, line: &LogLine) -> Result<&EdgeConfig, NotAView> {
+        let site = match &self.config.site {
+            Some(site) => site.clone(),
+            None => match line.get(Field::Host).map(str::to_ascii_lowercase) {
+                Some(host) if is_site_host(&host) => host,
+                _ => {
+                    return Err(reject(
+                        "no_site",
+                        "the viewer's host (x-host-header, cs-host) is not a host name and no --site",
+                    ));
+                }
+            },
+        };
+        Ok(self.sites.entry(site.clone()).or_insert_with(|| {
+            let mut edge = self.config.edge.clone();
+            edge.site = site;
+            edge
+        }))
+    }
+}
+
+/// When the request was answered: `date` + `time` (standard logs, whole seconds), else
+/// `timestamp(ms)` (v2), else `timestamp` (real-time logs: seconds since the epoch, to the
+/// millisecond).
+fn occurred_at(line: &LogLine) -> Result<DateTime<Utc>, NotAView> {
+    if let (Some(date), Some(time)) = (line.get(Field::Date), line.get(Field::Time)) {
+        return date_time(date, time)
+            .ok_or_else(|| reject("bad_time", format!("date and time {date:?} {time:?}")));
+    }
+    if let Some(ms) = line.get(Field::TimestampMs) {
+        return ms
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(|| reject("bad_time", format!("timestamp(ms) {ms:?}")));
+    }
+    if let Some(ts) = line.get(Field::Timestamp) {
+        return epoch_seconds(ts)
+            .or_else(|| DateTime::parse_from_rfc3339(ts).ok().map(|t| t.to_utc()))
+            .ok_or_else(|| reject("bad_time", format!("timestamp {ts:?}")));
+    }
+    Err(reject("missing_field", "no date and time, nor a timestamp"))
+}
+
+/// `1700000000.123` (seconds since the epoch, up to nanoseconds after the point).
+fn epoch_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    if secs.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let nanos: u32 = format!("{frac:0<9}").parse().ok()?;
+    DateTime::from_timestamp(secs, nanos)
 }
 
 /// The envelope id of the event imported from the line with CloudFront request id `request_id`:
@@ -199,7 +257,7 @@ pub fn envelope_id(request_id: &str) -> String {
     )
 }
 
-fn timestamp(date: &str, time: &str) -> Option<DateTime<Utc>> {
+fn date_time(date: &str, time: &str) -> Option<DateTime<Utc>> {
     let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     let time = NaiveTime::parse_from_str(time, "%H:%M:%S").ok()?;
     Some(date.and_time(time).and_utc())
@@ -219,14 +277,30 @@ mod tests {
     }
 
     #[test]
-    fn skip_keys() {
-        assert_eq!(Skip::Status(404).key(), "status_4xx");
-        assert_eq!(Skip::Rule(SkipReason::NotGet).key(), "not_get");
+    fn epoch_timestamps() {
+        let at = |t| epoch_seconds(t).map(|t| t.to_rfc3339());
         assert_eq!(
-            Skip::Rule(SkipReason::NotAPage {
+            at("1700000000.123").as_deref(),
+            Some("2023-11-14T22:13:20.123+00:00")
+        );
+        assert_eq!(
+            at("1700000000").as_deref(),
+            Some("2023-11-14T22:13:20+00:00")
+        );
+        for bad in ["", ".5", "17e9", "1.-2", "1.1234567890", "x"] {
+            assert_eq!(at(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn skip_keys() {
+        assert_eq!(skip_key(&SkipReason::Status { code: 404 }), "status_4xx");
+        assert_eq!(skip_key(&SkipReason::Status { code: 0 }), "status_0xx");
+        assert_eq!(skip_key(&SkipReason::NotGet), "not_get");
+        assert_eq!(
+            skip_key(&SkipReason::NotAPage {
                 extension: "css".into()
-            })
-            .key(),
+            }),
             "not_a_page"
         );
     }

@@ -1,10 +1,14 @@
-//! Reading CloudFront standard log files: header lines, tab-separated records, line numbers.
+//! Reading log files of the three CloudFront formats line by line, with line numbers.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
+
+use crate::json;
+use crate::realtime::RealtimeFields;
+use crate::record::{Columns, Field, LogLine, Malformed, tab_spans};
 
 /// The fields of a legacy standard log, in order, for a file that has no `#Fields` line.
 pub const DEFAULT_FIELDS: [&str; 33] = [
@@ -43,6 +47,19 @@ pub const DEFAULT_FIELDS: [&str; 33] = [
     "sc-range-end",
 ];
 
+/// Which of CloudFront's log formats a file is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Standard logs in the W3C format (legacy, and v2's W3C output): `#Fields` header lines,
+    /// tab-separated records.
+    Standard,
+    /// Standard logging v2's JSON output: one JSON object a line.
+    V2Json,
+    /// Real-time log records (as a Kinesis consumer writes them out, one a line), read by the
+    /// configuration's field list.
+    Realtime(RealtimeFields),
+}
+
 /// Opens a log file's contents: gzipped (by its magic bytes, whatever the file is called) or
 /// plain text.
 pub fn open<R: Read + 'static>(reader: R) -> io::Result<Box<dyn BufRead>> {
@@ -55,109 +72,13 @@ pub fn open<R: Read + 'static>(reader: R) -> io::Result<Box<dyn BufRead>> {
     })
 }
 
-/// A line that is not a record: its 1-based number in the file (header lines count) and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}")]
-pub struct Malformed {
-    /// The line's number, counted from the file's first line.
-    pub line: usize,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// Where the fields the importer reads are, by the file's `#Fields` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Columns {
-    pub count: usize,
-    pub date: Option<usize>,
-    pub time: Option<usize>,
-    pub c_ip: Option<usize>,
-    pub method: Option<usize>,
-    pub uri_stem: Option<usize>,
-    pub status: Option<usize>,
-    pub referer: Option<usize>,
-    pub user_agent: Option<usize>,
-    pub query: Option<usize>,
-    pub request_id: Option<usize>,
-    pub host_header: Option<usize>,
-    pub country: Option<usize>,
-}
-
-impl Columns {
-    fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        let names: Vec<&str> = names.into_iter().collect();
-        let at = |name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name));
-        Columns {
-            count: names.len(),
-            date: at("date"),
-            time: at("time"),
-            c_ip: at("c-ip"),
-            method: at("cs-method"),
-            uri_stem: at("cs-uri-stem"),
-            status: at("sc-status"),
-            referer: at("cs(Referer)"),
-            user_agent: at("cs(User-Agent)"),
-            query: at("cs-uri-query"),
-            request_id: at("x-edge-request-id"),
-            host_header: at("x-host-header"),
-            country: at("c-country"),
-        }
-    }
-}
-
-/// One record of a log file.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LogLine {
-    /// Its 1-based line number in the file.
-    pub number: usize,
-    text: String,
-    spans: Vec<(usize, usize)>,
-    pub(crate) columns: Arc<Columns>,
-}
-
-impl fmt::Debug for LogLine {
-    // The line holds a client IP: never printed.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogLine")
-            .field("number", &self.number)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LogLine {
-    /// The value of the column at `index`, `None` for a missing column or CloudFront's `-`.
-    pub(crate) fn at(&self, index: Option<usize>) -> Option<&str> {
-        let (start, end) = *self.spans.get(index?)?;
-        let value = &self.text[start..end];
-        (value != "-" && !value.is_empty()).then_some(value)
-    }
-
-    /// The value of a field by its `#Fields` name (`-` reads as `None`).
-    pub fn field(&self, name: &str) -> Option<&str> {
-        let index = match name {
-            "date" => self.columns.date,
-            "time" => self.columns.time,
-            "c-ip" => self.columns.c_ip,
-            "cs-method" => self.columns.method,
-            "cs-uri-stem" => self.columns.uri_stem,
-            "sc-status" => self.columns.status,
-            "cs(Referer)" => self.columns.referer,
-            "cs(User-Agent)" => self.columns.user_agent,
-            "cs-uri-query" => self.columns.query,
-            "x-edge-request-id" => self.columns.request_id,
-            "x-host-header" => self.columns.host_header,
-            "c-country" => self.columns.country,
-            _ => None,
-        };
-        self.at(index)
-    }
-}
-
-/// Reads the records of one log file, in order. Header lines (`#Version`, `#Fields`) are read,
-/// not returned; a `#Fields` line applies to the records after it. A line that cannot be a
-/// record is returned as [`Malformed`] with its number, and reading goes on.
+/// Reads the records of one log file, in order. Empty lines are skipped; in the standard format
+/// header lines (`#Version`, `#Fields`) are read, not returned, and a `#Fields` line applies to
+/// the records after it. A line that cannot be a record is returned as [`Malformed`] with its
+/// number, and reading goes on.
 pub struct LogReader<R> {
     reader: R,
+    format: LogFormat,
     number: usize,
     columns: Arc<Columns>,
     buf: Vec<u8>,
@@ -173,13 +94,19 @@ impl<R> fmt::Debug for LogReader<R> {
 }
 
 impl<R: BufRead> LogReader<R> {
-    /// A reader over `reader` (plain text; see [`open`] for gzip). Until a `#Fields` line says
-    /// otherwise, records are read with [`DEFAULT_FIELDS`].
+    /// A reader of a standard (W3C) log over `reader` (plain text; see [`open`] for gzip).
+    /// Until a `#Fields` line says otherwise, records are read with [`DEFAULT_FIELDS`].
     pub fn new(reader: R) -> Self {
+        LogReader::with_format(reader, LogFormat::Standard)
+    }
+
+    /// A reader of a log in `format` over `reader`.
+    pub fn with_format(reader: R, format: LogFormat) -> Self {
         LogReader {
             reader,
+            format,
             number: 0,
-            columns: Arc::new(Columns::new(DEFAULT_FIELDS)),
+            columns: Arc::new(Columns::new(DEFAULT_FIELDS, Field::standard)),
             buf: Vec::with_capacity(1024),
             done: false,
         }
@@ -189,88 +116,96 @@ impl<R: BufRead> LogReader<R> {
     pub fn lines_read(&self) -> usize {
         self.number
     }
+
+    /// The next line as text, without its line break; `None` at the end of the file.
+    fn next_line(&mut self) -> Option<Result<(), Malformed>> {
+        self.buf.clear();
+        match self.reader.read_until(b'\n', &mut self.buf) {
+            Ok(0) => {
+                self.done = true;
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // The rest of the file cannot be read (a truncated gzip stream, say).
+                self.done = true;
+                return Some(Err(Malformed {
+                    line: self.number + 1,
+                    reason: format!("cannot read the rest of the file: {e}"),
+                }));
+            }
+        }
+        self.number += 1;
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        Some(Ok(()))
+    }
+
+    /// A standard-log line: a header line (`None`, the layout updated) or a record.
+    fn standard(&mut self, text: &str, line: usize) -> Option<Result<LogLine, Malformed>> {
+        if let Some(header) = text.strip_prefix('#') {
+            let names = header.strip_prefix("Fields:")?;
+            let columns = Columns::new(names.split_whitespace(), Field::standard);
+            if columns.count == 0 {
+                return Some(Err(Malformed {
+                    line,
+                    reason: "a #Fields line with no field names".into(),
+                }));
+            }
+            self.columns = Arc::new(columns);
+            return None;
+        }
+        let spans = tab_spans(text, self.columns.count);
+        if spans.len() != self.columns.count {
+            return Some(Err(Malformed {
+                line,
+                reason: format!(
+                    "{} tab-separated fields where the #Fields line names {}",
+                    spans.len(),
+                    self.columns.count
+                ),
+            }));
+        }
+        Some(Ok(LogLine::new(
+            line,
+            text.to_owned(),
+            spans,
+            Arc::clone(&self.columns),
+        )))
+    }
 }
 
 impl<R: BufRead> Iterator for LogReader<R> {
     type Item = Result<LogLine, Malformed>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.done {
-                return None;
+        while !self.done {
+            if let Err(m) = self.next_line()? {
+                return Some(Err(m));
             }
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // The rest of the file cannot be read (a truncated gzip stream, say).
-                    self.done = true;
-                    return Some(Err(Malformed {
-                        line: self.number + 1,
-                        reason: format!("cannot read the rest of the file: {e}"),
-                    }));
-                }
-            }
-            self.number += 1;
             let line = self.number;
-            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
-                self.buf.pop();
-            }
             if self.buf.is_empty() {
                 continue;
             }
-            let text = match std::str::from_utf8(&self.buf) {
-                Ok(t) => t,
-                Err(e) => {
-                    return Some(Err(Malformed {
-                        line,
-                        reason: format!("not utf-8 text ({e})"),
-                    }));
-                }
-            };
-            if let Some(header) = text.strip_prefix('#') {
-                if let Some(names) = header.strip_prefix("Fields:") {
-                    let columns = Columns::new(names.split_whitespace());
-                    if columns.count == 0 {
-                        return Some(Err(Malformed {
-                            line,
-                            reason: "a #Fields line with no field names".into(),
-                        }));
-                    }
-                    self.columns = Arc::new(columns);
-                }
-                continue;
-            }
-            let mut spans = Vec::with_capacity(self.columns.count);
-            let mut start = 0;
-            for (i, b) in text.bytes().enumerate() {
-                if b == b'\t' {
-                    spans.push((start, i));
-                    start = i + 1;
-                }
-            }
-            spans.push((start, text.len()));
-            if spans.len() != self.columns.count {
-                return Some(Err(Malformed {
+            let buf = std::mem::take(&mut self.buf);
+            let item = match std::str::from_utf8(&buf) {
+                Err(e) => Some(Err(Malformed {
                     line,
-                    reason: format!(
-                        "{} tab-separated fields where the #Fields line names {}",
-                        spans.len(),
-                        self.columns.count
-                    ),
-                }));
+                    reason: format!("not utf-8 text ({e})"),
+                })),
+                Ok(text) => match &self.format {
+                    LogFormat::Standard => self.standard(text, line),
+                    LogFormat::V2Json => Some(json::parse_line(text, line)),
+                    LogFormat::Realtime(fields) => Some(fields.parse_text(text, line)),
+                },
+            };
+            self.buf = buf;
+            if item.is_some() {
+                return item;
             }
-            return Some(Ok(LogLine {
-                number: line,
-                text: text.to_owned(),
-                spans,
-                columns: Arc::clone(&self.columns),
-            }));
         }
+        None
     }
 }
 
@@ -294,6 +229,31 @@ mod tests {
         let last = out[2].as_ref().expect("a record");
         assert_eq!(last.field("cs-method"), None, "- is absent");
         assert_eq!(last.field("date"), Some("2026-01-02"));
+    }
+
+    #[test]
+    fn json_and_realtime_files_are_read_line_by_line() {
+        let text = "{\"cs-method\":\"GET\"}\n\nnot json\n";
+        let out: Vec<_> = LogReader::with_format(text.as_bytes(), LogFormat::V2Json).collect();
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].as_ref().map(|l| l.get(Field::Method)),
+            Ok(Some("GET"))
+        );
+        assert_eq!(out[1].as_ref().map_err(|m| m.line), Err(3));
+
+        let fields =
+            RealtimeFields::parse("timestamp,sc-status,cs-method,cs-uri-stem,x-edge-request-id")
+                .expect("fields");
+        let text = "1.0\t200\tGET\t/\tid\n#not a header\n";
+        let out: Vec<_> =
+            LogReader::with_format(text.as_bytes(), LogFormat::Realtime(fields)).collect();
+        assert_eq!(out.len(), 2);
+        assert!(out[0].is_ok());
+        assert!(
+            out[1].as_ref().is_err_and(|m| m.line == 2),
+            "no header lines in real-time logs"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{TimeZone, Utc};
-use tally_logs::{ImportConfig, Importer, LogReader, Outcome, open};
+use tally_logs::{
+    ImportConfig, Importer, LogFormat, LogReader, Outcome, RealtimeFields, open, skip_key,
+};
 use tally_schema::validate::PageViewValidator;
 
 struct Mapped {
@@ -17,6 +19,10 @@ struct Mapped {
 }
 
 fn map(text: &[u8], site: Option<&str>) -> Mapped {
+    map_with(text, site, LogFormat::Standard)
+}
+
+fn map_with(text: &[u8], site: Option<&str>, format: LogFormat) -> Mapped {
     let received = Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap();
     let mut importer = Importer::new(ImportConfig::new(site.map(str::to_owned)));
     let mut out = Mapped {
@@ -25,12 +31,19 @@ fn map(text: &[u8], site: Option<&str>) -> Mapped {
         rejected: BTreeMap::new(),
         malformed: Vec::new(),
     };
-    for line in LogReader::new(open(std::io::Cursor::new(text.to_vec())).unwrap()) {
+    for line in LogReader::with_format(
+        open(std::io::Cursor::new(text.to_vec())).unwrap(),
+        format.clone(),
+    ) {
         match line {
             Err(m) => out.malformed.push(m.line),
             Ok(line) => match importer.map(&line, received) {
                 Outcome::PageView(e) => out.imported.push(serde_json::to_value(e).unwrap()),
-                Outcome::Skipped(s) => out.skipped.entry(s.key()).or_default().push(line.number),
+                Outcome::Skipped(s) => out
+                    .skipped
+                    .entry(skip_key(&s))
+                    .or_default()
+                    .push(line.number),
                 Outcome::Rejected { key, .. } => out
                     .rejected
                     .entry(key.into())
@@ -187,4 +200,63 @@ fn logs_and_edge_decide_alike() {
             .unwrap();
     let logs = map(LEGACY, None).imported.remove(3);
     assert_eq!(logs["detail"], edge);
+}
+
+const V2_JSON: &[u8] = include_bytes!("../fixtures/example-cloudfront-log-v2.jsonl");
+const REALTIME: &[u8] = include_bytes!("../fixtures/example-cloudfront-realtime.log");
+const REALTIME_FIELDS: &str = "timestamp,c-ip,sc-status,cs-method,cs-host,cs-uri-stem,x-edge-request-id,cs-user-agent,cs-referer,cs-uri-query,x-edge-result-type,c-country";
+
+fn map_format(text: &[u8], format: LogFormat) -> Mapped {
+    map_with(text, None, format)
+}
+
+#[test]
+fn v2_json_lines() {
+    let out = map_format(V2_JSON, LogFormat::V2Json);
+    assert_eq!(out.malformed, vec![11, 12], "an array value, not JSON");
+    assert!(out.rejected.is_empty());
+    assert_eq!(
+        out.skipped,
+        BTreeMap::from([
+            ("not_a_page".into(), vec![5]),
+            ("not_get".into(), vec![8, 9]),
+            ("status_0xx".into(), vec![10]),
+            ("status_3xx".into(), vec![7]),
+            ("status_4xx".into(), vec![6]),
+        ])
+    );
+    let first = &out.imported[0]["detail"];
+    assert_eq!(
+        first["occurred_at"], "2026-03-07T08:15:02.123Z",
+        "timestamp(ms)"
+    );
+    assert_eq!(first["site"], "www.example.com", "x-host-header");
+    assert_eq!(first["country"], "FR");
+}
+
+#[test]
+fn realtime_records_by_their_field_list() {
+    let fields = RealtimeFields::parse(REALTIME_FIELDS).unwrap();
+    let out = map_format(REALTIME, LogFormat::Realtime(fields));
+    assert_eq!(out.malformed, vec![11], "one value short");
+    assert!(out.rejected.is_empty());
+    assert_eq!(out.skipped.values().map(Vec::len).sum::<usize>(), 6);
+    let paths: Vec<&str> = out
+        .imported
+        .iter()
+        .map(|e| e["detail"]["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/", "/posts/hello-world/", "/", "/about/"]);
+    let campaign = &out.imported[2]["detail"];
+    assert_eq!(campaign["utm_campaign"], "spring-launch");
+    assert_eq!(campaign["occurred_at"], "2026-03-07T08:15:04.250Z");
+}
+
+#[test]
+fn the_same_requests_in_v2_json_and_realtime_give_the_same_events() {
+    let fields = RealtimeFields::parse(REALTIME_FIELDS).unwrap();
+    let realtime = map_format(REALTIME, LogFormat::Realtime(fields)).imported;
+    let json = map_format(V2_JSON, LogFormat::V2Json).imported;
+    assert_eq!(realtime.len(), 4);
+    assert_eq!(realtime, json);
 }

@@ -1,0 +1,157 @@
+//! One Kinesis batch: records in, executions started, failures sorted into "keep with the
+//! reason" and "let the stream retry".
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::streams::KinesisEventResponse;
+use serde::Serialize;
+use tally_logs::{Importer, NotAView, skip_key};
+use tokio::task::JoinSet;
+
+use crate::clients::{CallError, Enrichment, FailureSink, RejectedRecord};
+use crate::config::RealtimeConfig;
+use crate::redact::redact;
+
+/// What a batch came to, for the function's log line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Records in the batch.
+    pub records: usize,
+    /// Page views whose execution started.
+    pub started: usize,
+    /// Records that are not page views, by reason (`not_a_page`, `status_4xx`…).
+    pub skipped: BTreeMap<String, usize>,
+    /// Records sent to the failure queue with their reason.
+    pub rejected: usize,
+    /// Records handed back to the stream to be retried (reported as batch item failures).
+    pub retried: usize,
+}
+
+/// What one record asks for.
+enum Step {
+    Start { name: String, input: String },
+    Skip(String),
+    Reject(String),
+}
+
+/// Handles one batch: every page view starts an execution of the enrichment machine, every record
+/// that can never be one goes to `failures` with its reason (and is done with), and every record
+/// whose execution or failure message could not be sent is in the response's
+/// `batchItemFailures`, by sequence number, so Lambda retries from there.
+pub async fn handle<E: Enrichment, F: FailureSink>(
+    config: &RealtimeConfig,
+    enrichment: &E,
+    failures: &F,
+    event: &KinesisEvent,
+) -> (KinesisEventResponse, Summary) {
+    let mut importer = Importer::new(config.import.clone());
+    let mut summary = Summary {
+        records: event.records.len(),
+        ..Summary::default()
+    };
+    let mut starts = Vec::new();
+    let mut retry: Vec<&str> = Vec::new();
+    for (i, record) in event.records.iter().enumerate() {
+        let seq = record.kinesis.sequence_number.as_str();
+        match step(config, &mut importer, record, i + 1) {
+            Step::Start { name, input } => starts.push((seq, name, input)),
+            Step::Skip(key) => *summary.skipped.entry(key).or_default() += 1,
+            Step::Reject(reason) => {
+                let rejected = rejected(config, record, reason);
+                match failures.reject(&rejected).await {
+                    Ok(()) => {
+                        tracing::warn!(sequence_number = seq, reason = %rejected.reason, "rejected");
+                        summary.rejected += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(sequence_number = seq, error = %e, "cannot keep a rejected record");
+                        retry.push(seq);
+                    }
+                }
+            }
+        }
+    }
+    for (seq, result) in start_all(enrichment, starts, config.concurrency).await {
+        match result {
+            Ok(()) => summary.started += 1,
+            Err(e) => {
+                tracing::error!(sequence_number = seq, error = %e, "execution not started");
+                retry.push(seq);
+            }
+        }
+    }
+    summary.retried = retry.len();
+    let mut response = KinesisEventResponse::default();
+    response.set_failures(retry);
+    (response, summary)
+}
+
+fn step(
+    config: &RealtimeConfig,
+    importer: &mut Importer,
+    record: &KinesisEventRecord,
+    number: usize,
+) -> Step {
+    let line = match config.fields.parse_record(&record.kinesis.data, number) {
+        Ok(line) => line,
+        Err(m) => return Step::Reject(format!("malformed: {}", m.reason)),
+    };
+    match importer.view(&line) {
+        Ok(view) => match serde_json::to_string(&view) {
+            Ok(input) => Step::Start {
+                name: tally_edge::execution_name(&view.event_id),
+                input,
+            },
+            Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
+        },
+        Err(NotAView::Skipped(reason)) => Step::Skip(skip_key(&reason)),
+        Err(NotAView::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
+    }
+}
+
+fn rejected(
+    config: &RealtimeConfig,
+    record: &KinesisEventRecord,
+    reason: String,
+) -> RejectedRecord {
+    RejectedRecord {
+        reason,
+        event_id: record.event_id.clone(),
+        sequence_number: record.kinesis.sequence_number.clone(),
+        event_source_arn: record.event_source_arn.clone(),
+        redacted: redact(&record.kinesis.data, &config.fields),
+    }
+}
+
+/// Starts every execution, at most `concurrency` at a time; the result of each, by sequence
+/// number, in no order. A call that panicked counts as failed.
+async fn start_all<'a, E: Enrichment>(
+    enrichment: &E,
+    starts: Vec<(&'a str, String, String)>,
+    concurrency: usize,
+) -> Vec<(&'a str, Result<(), CallError>)> {
+    let mut out = Vec::with_capacity(starts.len());
+    let mut running = JoinSet::new();
+    let mut seq_of = HashMap::new();
+    let mut pending = starts.into_iter();
+    loop {
+        while running.len() < concurrency.max(1) {
+            let Some((seq, name, input)) = pending.next() else {
+                break;
+            };
+            let enrichment = enrichment.clone();
+            let handle = running.spawn(async move { enrichment.start(name, input).await });
+            seq_of.insert(handle.id(), seq);
+        }
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
+        let (id, result) = match joined {
+            Ok((id, result)) => (id, result),
+            Err(e) => (e.id(), Err(CallError(format!("the call panicked: {e}")))),
+        };
+        out.push((seq_of.remove(&id).unwrap_or_default(), result));
+    }
+    out
+}
