@@ -120,7 +120,17 @@ fn sigkill_mid_load_loses_no_answered_page_view_and_counts_none_twice() {
     // Views appended but killed before their answer was sent are counted too: never fewer.
     let total = archived.values().sum::<u64>();
     assert!(total >= answered.len() as u64 && total <= sent);
-    assert_eq!(counters, total, "the counters agree with the archive");
+    let dead_letters: Vec<String> = std::fs::read_dir(data.join("dead-letters"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        counters, total,
+        "the counters agree with the archive (dead letters: {dead_letters:?})"
+    );
     eprintln!(
         "{sent} sent, {} answered 200, {total} archived",
         answered.len()

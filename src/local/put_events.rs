@@ -7,6 +7,9 @@ use tally_states::{TaskContext, TaskError, TaskHandler};
 /// The optimized EventBridge integration's resource.
 pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
 
+/// The error of a request EventBridge refuses as a whole.
+pub const REFUSED: &str = "EventBridge.AmazonEventBridgeException";
+
 /// Runs `arn:aws:states:::events:putEvents` tasks against a [`LocalBus`], as Step Functions'
 /// optimized integration does against EventBridge:
 ///
@@ -14,7 +17,9 @@ pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
 /// - the state machine's and the execution's ARNs are appended to each entry's `Resources`;
 /// - a response with `FailedEntryCount > 0` fails the task with `EventBridge.FailedEntry`, whose
 ///   cause is the response;
-/// - a request the API refuses as a whole fails with `EventBridge.EventBridgeException`.
+/// - a request the API refuses as a whole fails with `EventBridge.AmazonEventBridgeException`, the
+///   name Step Functions gives the service's own exceptions (its SDK's exception class), so the
+///   definition's `Retry` treats a local refusal as it treats one on AWS.
 #[derive(Debug)]
 pub struct PutEventsTask<'a> {
     bus: &'a LocalBus,
@@ -55,7 +60,7 @@ impl TaskHandler for PutEventsTask<'_> {
                 format!("no local handler for {resource}"),
             ));
         }
-        let invalid = |why: String| TaskError::new("EventBridge.EventBridgeException", why);
+        let invalid = |why: String| TaskError::new(REFUSED, why);
         let Some(Value::Array(raw)) = parameters.get("Entries") else {
             return Err(invalid("parameter Entries must be an array".into()));
         };
@@ -81,5 +86,46 @@ impl TaskHandler for PutEventsTask<'_> {
             return Err(TaskError::new("EventBridge.FailedEntry", json.to_string()));
         }
         Ok(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+    use tally_bus::local::BusConfig;
+
+    use super::*;
+
+    /// A refused request raises what the definition retries: the local runner and Step
+    /// Functions take the same path through `PutPageView`.
+    #[test]
+    fn a_refused_request_raises_the_error_the_definition_retries() {
+        let bus = LocalBus::builder(BusConfig::new("tally", "000000000000", "local"))
+            .build()
+            .unwrap();
+        bus.shutdown(); // every request is refused now
+        let context = json!({});
+        let ctx = TaskContext {
+            execution_arn: "arn:aws:states:local:000000000000:execution:enrich:x",
+            state_machine_arn: "arn:aws:states:local:000000000000:stateMachine:enrich",
+            state_name: "PutPageView",
+            retry_count: 0,
+            context_object: &context,
+        };
+        let entries = json!({"Entries": [{"EventBusName": "tally", "Source": "tally",
+            "DetailType": "PageView", "Detail": {}}]});
+        let err = PutEventsTask::new(&bus)
+            .call(PUT_EVENTS, entries, &ctx)
+            .unwrap_err();
+        assert_eq!(err.error, REFUSED);
+        let asl: Value = serde_json::from_str(crate::serve::feed::ENRICH_ASL).unwrap();
+        let retried = &asl["States"]["PutPageView"]["Retry"][0]["ErrorEquals"];
+        assert!(
+            retried.as_array().unwrap().contains(&json!(err.error)),
+            "PutPageView retries {retried}, not {}",
+            err.error
+        );
     }
 }
