@@ -4,7 +4,9 @@
 //!   bucket laid out as Firehose writes it, e.g. after `aws s3 sync s3://BUCKET/events/
 //!   DATA/archive/events/`) re-put with PutEvents, in requests of at most 10 entries and 256 KB,
 //!   retrying with backoff only the entries a response reports failed with a transient error,
-//!   dead-lettering the others with their error.
+//!   dead-lettering the others with their error. PutEvents cannot set `replay-name`, so the
+//!   entries carry the source `tally.replay` ([`tally_consumer::REPLAY_SOURCE`]): the counters'
+//!   rule takes it, the archive's does not, so the replay does not archive its events again.
 //! - [`start_replay`]: the bus's own EventBridge archive replayed onto the bus with StartReplay;
 //!   EventBridge adds `replay-name`, which the archive consumer's rule excludes.
 
@@ -31,12 +33,13 @@ const TRANSIENT: [&str; 4] = [
     "ServiceUnavailable",
 ];
 
-/// One archived envelope as a PutEvents entry onto `bus` (its source, detail-type, detail, time
-/// and resources; EventBridge gives the event a new id, the detail keeps its `event_id`).
+/// One archived envelope as a PutEvents entry onto `bus`: the source `tally.replay` (a re-put
+/// replay, which the archive's rule does not take), its detail-type, detail, time and resources;
+/// EventBridge gives the event a new id, the detail keeps its `event_id`.
 pub fn entry_of(envelope: &Value, bus: &str) -> PutEventsRequestEntry {
     let text = |k: &str| envelope.get(k).and_then(Value::as_str).map(str::to_owned);
     PutEventsRequestEntry {
-        source: text("source"),
+        source: Some(tally_consumer::REPLAY_SOURCE.to_owned()),
         detail_type: text("detail-type"),
         detail: envelope.get("detail").map(Value::to_string),
         resources: envelope
@@ -373,7 +376,7 @@ mod tests {
                 "replay-name": "r"}),
             "bus",
         );
-        assert_eq!(e.source.as_deref(), Some("tally"));
+        assert_eq!(e.source.as_deref(), Some("tally.replay"));
         assert_eq!(e.detail.as_deref(), Some(r#"{"event_id":"e1"}"#));
         assert_eq!(e.resources, Some(vec!["arn:r".to_owned()]));
         assert_eq!(e.event_bus_name.as_deref(), Some("bus"));
@@ -383,5 +386,28 @@ mod tests {
             Some(1_772_870_400),
             "the archived time"
         );
+    }
+
+    /// A re-put replay reaches the counters, not the archive: the event EventBridge would build
+    /// from the entry, against both declared rules.
+    #[test]
+    fn a_re_put_replay_reaches_the_counters_and_not_the_archive() {
+        let archived = serde_json::json!({"id": "x", "source": "tally", "detail-type": "PageView",
+            "time": "2026-03-07T08:00:00Z", "resources": [],
+            "detail": {"event_id": "e1", "schema_version": "1-0-0"}});
+        let e = entry_of(&archived, "bus");
+        let put = serde_json::json!({"version": "0", "id": "new", "source": e.source,
+            "detail-type": e.detail_type, "time": "2026-03-07T08:00:00Z", "region": "local",
+            "account": "000000000000", "resources": [], "detail": archived["detail"]});
+        let matches = |d: tally_consumer::Declaration| {
+            let pattern = tally_bus::Pattern::from_value(&d.rules[0].pattern).expect("pattern");
+            (pattern.matches(&put), pattern.matches(&archived))
+        };
+        assert_eq!(
+            matches(tally_archive::ArchiveConsumer::declaration()),
+            (false, true),
+            "the archive takes the live event, not its re-put replay"
+        );
+        assert_eq!(matches(tally_counters::declaration()), (true, true));
     }
 }

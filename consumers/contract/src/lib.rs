@@ -14,4 +14,13 @@ mod declaration;
 mod local;
 
 pub use declaration::{ContractError, Declaration, Retry, RuleDeclaration, TargetKind};
+
+/// The `source` of every event Tally's producers put on the bus.
+pub const SOURCE: &str = "tally";
+
+/// The `source` of archived events put on the bus again with PutEvents (`tally replay --aws`
+/// without an EventBridge archive). PutEvents cannot set `replay-name`, which marks EventBridge's
+/// own replays, so this is how a rule tells a re-put replay from a live event: a consumer that
+/// rebuilds from replays matches both sources; the archive matches only [`SOURCE`].
+pub const REPLAY_SOURCE: &str = "tally.replay";
 pub use local::{LocalConsumer, local_rules};

@@ -124,8 +124,9 @@ pub fn declaration() -> Declaration {
         description: "real-time counters: per-day dimensions, distinct visitors and the last 30 minutes, once per event".into(),
         rules: vec![RuleDeclaration {
             name: "page-views".into(),
+            // Live views and re-put replays (`tally replay --aws`): the counters rebuild from both.
             pattern: json!({
-                "source": ["tally"],
+                "source": [tally_consumer::SOURCE, tally_consumer::REPLAY_SOURCE],
                 "detail-type": ["PageView"],
                 "detail": {"schema_version": [{"prefix": "1-"}]}
             }),
