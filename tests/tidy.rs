@@ -134,12 +134,14 @@ fn only_the_tally_binary_uses_anyhow() {
 fn the_aws_sdk_and_datafusion_stay_in_the_crates_that_need_them() {
     let sentence = invariant("No AWS SDK in a library crate that does not talk to AWS");
     // The crates that talk to AWS: the CLI, the counters' DynamoDB side, the edge's sink, the
-    // real-time log producer.
+    // log producers and the sink they share.
     let aws = [
         "tally",
         "tally-counters",
         "tally-edge-lambda",
         "tally-realtime-lambda",
+        "tally-standard-logs-lambda",
+        "tally-lambda-sink",
     ];
     for m in members() {
         let sdk: Vec<&String> = m

@@ -1,31 +1,27 @@
 //! The function's configuration, from its environment.
 
-use tally_edge::config::is_site_host;
+use tally_lambda_sink::{SITE_VAR, SinkConfig, SinkConfigError};
 use tally_logs::{FieldListError, ImportConfig, RealtimeFields};
 
 /// The real-time log configuration's fields, comma-separated, in its order.
 pub const FIELDS_VAR: &str = "TALLY_REALTIME_FIELDS";
-/// The Express enrichment state machine's ARN.
-pub const STATE_MACHINE_VAR: &str = "TALLY_STATE_MACHINE_ARN";
-/// The SQS queue permanent failures go to.
-pub const FAILURE_QUEUE_VAR: &str = "TALLY_FAILURE_QUEUE_URL";
-/// The site every view names (default: each record's `cs-host`).
-pub const SITE_VAR: &str = "TALLY_SITE";
-/// How many executions are started at once (default 32).
-pub const CONCURRENCY_VAR: &str = "TALLY_CONCURRENCY";
 
 /// Why the function cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A required variable is not set.
-    #[error("{0} is not set")]
-    Missing(&'static str),
+    /// The field list is not set.
+    #[error("{FIELDS_VAR} is not set")]
+    NoFields,
     /// The field list is unusable.
     #[error("{FIELDS_VAR}: {0}")]
     Fields(#[from] FieldListError),
-    /// A variable's value is not valid.
-    #[error("{0}: {1}")]
-    Invalid(&'static str, String),
+    /// The field list cannot name a view's site.
+    #[error("{FIELDS_VAR}: no cs-host field and no {SITE_VAR}: no view could name its site")]
+    NoSite,
+    /// Where views and failures go (`TALLY_STATE_MACHINE_ARN`, `TALLY_FAILURE_QUEUE_URL`,
+    /// `TALLY_SITE`, `TALLY_CONCURRENCY`).
+    #[error(transparent)]
+    Sink(#[from] SinkConfigError),
 }
 
 /// Everything the handler needs to know.
@@ -35,50 +31,22 @@ pub struct RealtimeConfig {
     pub fields: RealtimeFields,
     /// How records become views (the edge's settings; the site, or each record's `cs-host`).
     pub import: ImportConfig,
-    /// The enrichment state machine.
-    pub state_machine_arn: String,
-    /// Where permanent failures go.
-    pub failure_queue_url: String,
-    /// Executions started at once.
-    pub concurrency: usize,
+    /// Where views and failures go.
+    pub sink: SinkConfig,
 }
 
 impl RealtimeConfig {
     /// From `var` (the process environment in the Lambda: [`RealtimeConfig::from_env`]).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let need = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
-        let fields = RealtimeFields::parse(&need(FIELDS_VAR)?)?;
-        let site = var(SITE_VAR).filter(|s| !s.is_empty());
-        if let Some(site) = &site
-            && !is_site_host(site)
-        {
-            return Err(ConfigError::Invalid(
-                SITE_VAR,
-                format!("not a lower-case host name: {site:?}"),
-            ));
+        let fields = RealtimeFields::parse(&var(FIELDS_VAR).ok_or(ConfigError::NoFields)?)?;
+        let sink = SinkConfig::from_vars(&var)?;
+        if sink.site.is_none() && !fields.has(tally_logs::Field::Host) {
+            return Err(ConfigError::NoSite);
         }
-        if site.is_none() && !fields.has(tally_logs::Field::Host) {
-            return Err(ConfigError::Invalid(
-                FIELDS_VAR,
-                format!("no cs-host field and no {SITE_VAR}: no view could name its site"),
-            ));
-        }
-        let concurrency = match var(CONCURRENCY_VAR) {
-            None => 32,
-            Some(n) => n
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::Invalid(CONCURRENCY_VAR, format!("{n:?} is not 1-1000"))
-                })?,
-        };
         Ok(RealtimeConfig {
             fields,
-            import: ImportConfig::new(site),
-            state_machine_arn: need(STATE_MACHINE_VAR)?,
-            failure_queue_url: need(FAILURE_QUEUE_VAR)?,
-            concurrency,
+            import: ImportConfig::new(sink.site.clone()),
+            sink,
         })
     }
 
@@ -92,6 +60,7 @@ impl RealtimeConfig {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use tally_lambda_sink::{CONCURRENCY_VAR, FAILURE_QUEUE_VAR, STATE_MACHINE_VAR};
 
     fn config(vars: &[(&str, &str)]) -> Result<RealtimeConfig, ConfigError> {
         let vars: HashMap<String, String> = vars
@@ -117,7 +86,7 @@ mod tests {
             ),
         ];
         let ok = config(&base).expect("valid");
-        assert_eq!(ok.concurrency, 32);
+        assert_eq!(ok.sink.concurrency, 32);
         assert_eq!(ok.fields.names().len(), 6);
         let err = |vars: &[(&str, &str)]| config(vars).expect_err("an error").to_string();
         assert_eq!(err(&base[1..]), "TALLY_REALTIME_FIELDS is not set");

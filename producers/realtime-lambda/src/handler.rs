@@ -1,17 +1,18 @@
 //! One Kinesis batch: records in, executions started, failures sorted into "keep with the
 //! reason" and "let the stream retry".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use serde::Serialize;
 use tally_logs::{Importer, NotAView, skip_key};
-use tokio::task::JoinSet;
 
-use crate::clients::{CallError, Enrichment, FailureSink, RejectedRecord};
+use tally_lambda_sink::{Enrichment, FailureSink, start_all};
+
 use crate::config::RealtimeConfig;
 use crate::redact::redact;
+use crate::rejected::RejectedRecord;
 
 /// What a batch came to, for the function's log line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -39,7 +40,7 @@ enum Step {
 /// that can never be one goes to `failures` with its reason (and is done with), and every record
 /// whose execution or failure message could not be sent is in the response's
 /// `batchItemFailures`, by sequence number, so Lambda retries from there.
-pub async fn handle<E: Enrichment, F: FailureSink>(
+pub async fn handle<E: Enrichment, F: FailureSink<RejectedRecord>>(
     config: &RealtimeConfig,
     enrichment: &E,
     failures: &F,
@@ -72,7 +73,7 @@ pub async fn handle<E: Enrichment, F: FailureSink>(
             }
         }
     }
-    for (seq, result) in start_all(enrichment, starts, config.concurrency).await {
+    for (seq, result) in start_all(enrichment, starts, config.sink.concurrency).await {
         match result {
             Ok(()) => summary.started += 1,
             Err(e) => {
@@ -122,36 +123,4 @@ fn rejected(
         event_source_arn: record.event_source_arn.clone(),
         redacted: redact(&record.kinesis.data, &config.fields),
     }
-}
-
-/// Starts every execution, at most `concurrency` at a time; the result of each, by sequence
-/// number, in no order. A call that panicked counts as failed.
-async fn start_all<'a, E: Enrichment>(
-    enrichment: &E,
-    starts: Vec<(&'a str, String, String)>,
-    concurrency: usize,
-) -> Vec<(&'a str, Result<(), CallError>)> {
-    let mut out = Vec::with_capacity(starts.len());
-    let mut running = JoinSet::new();
-    let mut seq_of = HashMap::new();
-    let mut pending = starts.into_iter();
-    loop {
-        while running.len() < concurrency.max(1) {
-            let Some((seq, name, input)) = pending.next() else {
-                break;
-            };
-            let enrichment = enrichment.clone();
-            let handle = running.spawn(async move { enrichment.start(name, input).await });
-            seq_of.insert(handle.id(), seq);
-        }
-        let Some(joined) = running.join_next_with_id().await else {
-            break;
-        };
-        let (id, result) = match joined {
-            Ok((id, result)) => (id, result),
-            Err(e) => (e.id(), Err(CallError(format!("the call panicked: {e}")))),
-        };
-        out.push((seq_of.remove(&id).unwrap_or_default(), result));
-    }
-    out
 }

@@ -11,16 +11,17 @@
 //!   the failure queue with its reason ([`FailureSink`]); what failed for a reason that may pass
 //!   (a throttled call, the failure queue unreachable) is reported back to Lambda as a batch item
 //!   failure, so the stream retries it.
-//! - [`sfn`] and [`sqs`] are the real clients; the handler is generic over the traits, so it runs
-//!   in tests without a network.
+//! - [`sfn`] and [`sqs`] are the real clients (`tally-lambda-sink`, shared with the standard-log
+//!   producer); the handler is generic over the traits, so it runs in tests without a network.
 
-mod clients;
 mod config;
 mod handler;
 mod redact;
+mod rejected;
 
-pub use clients::{CallError, Enrichment, FailureSink, RejectedRecord, sfn, sqs};
 pub use config::{ConfigError, RealtimeConfig};
 pub use handler::{Summary, handle};
 pub use redact::redact;
+pub use rejected::RejectedRecord;
+pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, sfn, sqs};
 pub use tally_logs::RealtimeFields;

@@ -24,11 +24,11 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_from_env().await;
     let enrichment = Sfn::new(
         aws_sdk_sfn::Client::new(&aws),
-        config.state_machine_arn.clone(),
+        config.sink.state_machine_arn.clone(),
     );
     let failures = Sqs::new(
         aws_sdk_sqs::Client::new(&aws),
-        config.failure_queue_url.clone(),
+        config.sink.failure_queue_url.clone(),
     );
     let (config, enrichment, failures) = (&config, &enrichment, &failures);
     lambda_runtime::run(service_fn(

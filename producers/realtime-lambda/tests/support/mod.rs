@@ -68,7 +68,7 @@ impl Enrichment for Recorder {
     }
 }
 
-impl FailureSink for Recorder {
+impl FailureSink<RejectedRecord> for Recorder {
     async fn reject(&self, record: &RejectedRecord) -> Result<(), CallError> {
         if self
             .fail_on

@@ -1,12 +1,12 @@
-//! What the handler calls: the enrichment state machine and the failure queue, as traits so the
-//! handler runs without a network in tests, and their AWS clients.
+//! What a producer Lambda calls: the enrichment state machine and the failure queue, as traits so
+//! the handlers run without a network in tests, and their AWS clients.
 
 use std::future::Future;
 
 use serde::Serialize;
 
 /// A call that failed; every such failure may pass on a later try (throttling, a network error,
-/// a service error), so the record is handed back to the stream.
+/// a service error), so the record is handed back to be retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct CallError(pub String);
@@ -22,27 +22,10 @@ pub trait Enrichment: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
-/// A record that can never be a page view, as the failure queue keeps it: why, where it was in
-/// the stream, and its values with the identifying ones blanked ([`crate::redact`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RejectedRecord {
-    /// What was wrong (`malformed: 5 tab-separated fields where …`, `bad_time: …`).
-    pub reason: String,
-    /// The Kinesis event id (`shardId-…:sequence`).
-    pub event_id: Option<String>,
-    /// The record's sequence number in its shard.
-    pub sequence_number: String,
-    /// The stream's ARN.
-    pub event_source_arn: Option<String>,
-    /// The record's values, tab-separated, identifying ones replaced.
-    pub redacted: String,
-}
-
-/// Keeps records that can never be page views.
-pub trait FailureSink: Clone + Send + Sync + 'static {
+/// Keeps records `R` that can never be page views, each with its reason.
+pub trait FailureSink<R: Serialize + Sync>: Clone + Send + Sync + 'static {
     /// Sends one rejected record to the failure destination.
-    fn reject(&self, record: &RejectedRecord)
-    -> impl Future<Output = Result<(), CallError>> + Send;
+    fn reject(&self, record: &R) -> impl Future<Output = Result<(), CallError>> + Send;
 }
 
 /// An SDK error with its sources, on one line.
@@ -59,6 +42,8 @@ fn error_text<E: std::error::Error>(e: &E) -> String {
 
 /// Step Functions: `StartExecution` on the Express enrichment machine.
 pub mod sfn {
+    use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+
     use super::{CallError, Enrichment, error_text};
 
     /// The state machine client.
@@ -79,25 +64,40 @@ pub mod sfn {
     }
 
     impl Enrichment for Sfn {
+        /// An execution of that name that exists already is this view started before (the
+        /// name is derived from its `event_id`): done, not an error.
         async fn start(&self, name: String, input: String) -> Result<(), CallError> {
-            self.client
+            let sent = self
+                .client
                 .start_execution()
                 .state_machine_arn(&self.state_machine_arn)
                 .name(name)
                 .input(input)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| CallError(format!("start execution: {}", error_text(&e))))
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(StartExecutionError::ExecutionAlreadyExists(_))
+                    ) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(CallError(format!("start execution: {}", error_text(&e)))),
+            }
         }
     }
 }
 
 /// SQS: the failure queue.
 pub mod sqs {
-    use super::{CallError, FailureSink, RejectedRecord, error_text};
+    use serde::Serialize;
 
-    /// The failure queue client.
+    use super::{CallError, FailureSink, error_text};
+
+    /// The failure queue client: each rejected record is one JSON message.
     #[derive(Debug, Clone)]
     pub struct Sqs {
         client: aws_sdk_sqs::Client,
@@ -111,8 +111,8 @@ pub mod sqs {
         }
     }
 
-    impl FailureSink for Sqs {
-        async fn reject(&self, record: &RejectedRecord) -> Result<(), CallError> {
+    impl<R: Serialize + Sync> FailureSink<R> for Sqs {
+        async fn reject(&self, record: &R) -> Result<(), CallError> {
             let body = serde_json::to_string(record)
                 .map_err(|e| CallError(format!("cannot serialise the rejected record: {e}")))?;
             self.client

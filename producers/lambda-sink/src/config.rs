@@ -1,0 +1,115 @@
+//! The environment every producer Lambda reads: where views and failures go, and the site.
+
+use tally_edge::config::is_site_host;
+
+/// The Express enrichment state machine's ARN.
+pub const STATE_MACHINE_VAR: &str = "TALLY_STATE_MACHINE_ARN";
+/// The SQS queue permanent failures go to.
+pub const FAILURE_QUEUE_VAR: &str = "TALLY_FAILURE_QUEUE_URL";
+/// The site every view names (default: each record's host).
+pub const SITE_VAR: &str = "TALLY_SITE";
+/// How many executions are started at once (default 32).
+pub const CONCURRENCY_VAR: &str = "TALLY_CONCURRENCY";
+
+/// A variable missing or wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkConfigError {
+    /// A required variable is not set.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable's value is not valid.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// Where a producer Lambda sends what it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// The enrichment state machine.
+    pub state_machine_arn: String,
+    /// Where permanent failures go.
+    pub failure_queue_url: String,
+    /// The site every view names, when set.
+    pub site: Option<String>,
+    /// Executions started at once.
+    pub concurrency: usize,
+}
+
+impl SinkConfig {
+    /// From `var` (the process environment in a Lambda).
+    pub fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self, SinkConfigError> {
+        let need = |name: &'static str| var(name).ok_or(SinkConfigError::Missing(name));
+        let site = var(SITE_VAR).filter(|s| !s.is_empty());
+        if let Some(site) = &site
+            && !is_site_host(site)
+        {
+            return Err(SinkConfigError::Invalid(
+                SITE_VAR,
+                format!("not a lower-case host name: {site:?}"),
+            ));
+        }
+        let concurrency = match var(CONCURRENCY_VAR) {
+            None => 32,
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    SinkConfigError::Invalid(CONCURRENCY_VAR, format!("{n:?} is not 1-1000"))
+                })?,
+        };
+        Ok(SinkConfig {
+            state_machine_arn: need(STATE_MACHINE_VAR)?,
+            failure_queue_url: need(FAILURE_QUEUE_VAR)?,
+            site,
+            concurrency,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_problem_is_named() {
+        let vars = |extra: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                [
+                    (
+                        STATE_MACHINE_VAR,
+                        "arn:aws:states:us-east-1:1:stateMachine:e",
+                    ),
+                    (FAILURE_QUEUE_VAR, "https://sqs.us-east-1.amazonaws.com/1/f"),
+                ]
+                .iter()
+                .chain(extra)
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let ok = SinkConfig::from_vars(&vars(&[])).expect("valid");
+        assert_eq!((ok.concurrency, ok.site), (32, None));
+        let err = |extra| {
+            SinkConfig::from_vars(&vars(extra))
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert_eq!(
+            err(&[(SITE_VAR, "Example.COM")]),
+            "TALLY_SITE: not a lower-case host name: \"Example.COM\""
+        );
+        assert_eq!(
+            err(&[(CONCURRENCY_VAR, "0")]),
+            "TALLY_CONCURRENCY: \"0\" is not 1-1000"
+        );
+        let missing = SinkConfig::from_vars(&|name: &str| {
+            (name == STATE_MACHINE_VAR).then(|| "arn".to_owned())
+        });
+        assert_eq!(
+            missing.expect_err("missing").to_string(),
+            "TALLY_FAILURE_QUEUE_URL is not set"
+        );
+    }
+}

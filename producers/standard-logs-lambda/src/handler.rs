@@ -1,0 +1,218 @@
+//! One S3 event: log objects in, executions started, poison lines kept with their reason, and
+//! the invocation failed (so Lambda retries it) only for what may pass later.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use serde::Serialize;
+use tally_lambda_sink::{Enrichment, FailureSink, start_all};
+use tally_logs::{Importer, LogLine, NotAView, skip_key};
+
+use crate::config::StandardConfig;
+use crate::key::object_key;
+use crate::objects::{GetError, Objects};
+use crate::read::lines;
+use crate::rejected::RejectedLine;
+
+/// What an event came to, for the function's log line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Objects read.
+    pub objects: usize,
+    /// Records read (header lines not counted).
+    pub records: usize,
+    /// Page views whose execution started.
+    pub started: usize,
+    /// Records that are not page views (and notifications that are not object creations), by
+    /// reason.
+    pub skipped: BTreeMap<String, usize>,
+    /// Lines (or whole objects) sent to the failure queue with their reason.
+    pub rejected: usize,
+}
+
+/// Some calls failed and may pass later: the invocation fails, and Lambda's asynchronous
+/// retries read the objects again (what was started already is started again under the same
+/// `event_id`s, which the consumers dedupe). Once the retries are spent, the event goes to the
+/// function's on-failure destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{failed} calls failed and may pass later, so the event is retried; the first: {first}")]
+pub struct HandlerError {
+    /// Calls that failed.
+    pub failed: usize,
+    /// The first of their errors.
+    pub first: String,
+    /// What was done regardless.
+    pub summary: Summary,
+}
+
+/// What the handler talks to.
+struct Clients<'a, O, E, F> {
+    objects: &'a O,
+    enrichment: &'a E,
+    failures: &'a F,
+}
+
+/// Handles one S3 event: every page view of every created object starts an execution of the
+/// enrichment machine; every line that can never be one, and every object that can never be
+/// read, goes to `failures` with its reason. Calls that failed make it an error, after every
+/// object was tried.
+pub async fn handle<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
+    config: &StandardConfig,
+    objects: &O,
+    enrichment: &E,
+    failures: &F,
+    event: &S3Event,
+) -> Result<Summary, HandlerError> {
+    let clients = Clients {
+        objects,
+        enrichment,
+        failures,
+    };
+    let mut summary = Summary::default();
+    let mut errors = Vec::new();
+    for record in &event.records {
+        object(config, &clients, record, &mut summary, &mut errors).await;
+    }
+    match errors.first() {
+        None => Ok(summary),
+        Some(first) => Err(HandlerError {
+            failed: errors.len(),
+            first: first.clone(),
+            summary,
+        }),
+    }
+}
+
+/// One notification's object.
+async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
+    config: &StandardConfig,
+    clients: &Clients<'_, O, E, F>,
+    record: &S3EventRecord,
+    summary: &mut Summary,
+    errors: &mut Vec<String>,
+) {
+    if !record
+        .event_name
+        .as_deref()
+        .is_some_and(|n| n.starts_with("ObjectCreated:"))
+    {
+        *summary
+            .skipped
+            .entry("not_object_created".into())
+            .or_default() += 1;
+        return;
+    }
+    let bucket = record.s3.bucket.name.clone().unwrap_or_default();
+    let encoded = record.s3.object.key.clone().unwrap_or_default();
+    let reject = |line, reason: &str| RejectedLine::new(&bucket, &encoded, line, reason);
+    let key = match object_key(&encoded) {
+        Ok(key) if !bucket.is_empty() && !key.is_empty() => key,
+        Ok(_) => {
+            return keep(
+                clients.failures,
+                reject(None, "no bucket or key"),
+                summary,
+                errors,
+            )
+            .await;
+        }
+        Err(e) => return keep(clients.failures, reject(None, &e), summary, errors).await,
+    };
+    let reject = |line, reason: &str| RejectedLine::new(&bucket, &key, line, reason);
+    let bytes = match clients.objects.get(&bucket, &key).await {
+        Ok(bytes) => bytes,
+        Err(GetError::Permanent(e)) => {
+            return keep(clients.failures, reject(None, &e), summary, errors).await;
+        }
+        Err(GetError::Failed(e)) => return errors.push(format!("s3://{bucket}/{key}: {e}")),
+    };
+    summary.objects += 1;
+    let reader = match lines(bytes, config.format) {
+        Ok(reader) => reader,
+        Err(m) => return keep(clients.failures, reject(None, &m.reason), summary, errors).await,
+    };
+    let mut importer = Importer::new(config.import.clone());
+    let mut starts = Vec::new();
+    for item in reader {
+        summary.records += 1;
+        match item.map_err(|m| (m.line, format!("malformed: {}", m.reason))) {
+            Ok(line) => match step(&mut importer, &line) {
+                Step::Start { name, input } => starts.push((line.number, name, input)),
+                Step::Skip(key) => *summary.skipped.entry(key).or_default() += 1,
+                Step::Reject(reason) => {
+                    keep(
+                        clients.failures,
+                        reject(Some(line.number), &reason),
+                        summary,
+                        errors,
+                    )
+                    .await;
+                }
+            },
+            Err((number, reason)) => {
+                keep(
+                    clients.failures,
+                    reject(Some(number), &reason),
+                    summary,
+                    errors,
+                )
+                .await;
+            }
+        }
+    }
+    for (number, result) in start_all(clients.enrichment, starts, config.sink.concurrency).await {
+        match result {
+            Ok(()) => summary.started += 1,
+            Err(e) => {
+                tracing::error!(bucket, key, line = number, error = %e, "execution not started");
+                errors.push(format!("s3://{bucket}/{key} line {number}: {e}"));
+            }
+        }
+    }
+}
+
+/// What one line asks for.
+enum Step {
+    Start { name: String, input: String },
+    Skip(String),
+    Reject(String),
+}
+
+fn step(importer: &mut Importer, line: &LogLine) -> Step {
+    match importer.view(line) {
+        Ok(view) => match serde_json::to_string(&view) {
+            Ok(input) => Step::Start {
+                name: tally_edge::execution_name(&view.event_id),
+                input,
+            },
+            Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
+        },
+        Err(NotAView::Skipped(reason)) => Step::Skip(skip_key(&reason)),
+        Err(NotAView::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
+    }
+}
+
+/// Sends `rejected` to the failure queue; when that fails, the event must be retried.
+async fn keep<F: FailureSink<RejectedLine>>(
+    failures: &F,
+    rejected: RejectedLine,
+    summary: &mut Summary,
+    errors: &mut Vec<String>,
+) {
+    match failures.reject(&rejected).await {
+        Ok(()) => {
+            tracing::warn!(
+                bucket = rejected.bucket,
+                key = rejected.key,
+                line = rejected.line,
+                reason = rejected.reason,
+                "rejected"
+            );
+            summary.rejected += 1;
+        }
+        Err(e) => {
+            tracing::error!(bucket = rejected.bucket, key = rejected.key, error = %e, "cannot keep a rejected line");
+            errors.push(format!("failure queue: {e}"));
+        }
+    }
+}
