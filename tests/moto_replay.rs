@@ -58,7 +58,8 @@ fn archived_events_are_put_back_in_batches_and_failures_dead_lettered() {
             &sqs,
             &bus,
             &support::unique("all"),
-            &json!({"source": ["tally"]}),
+            // Re-put replays carry their own source (PutEvents cannot set replay-name).
+            &json!({"source": ["tally.replay"]}),
             &support::unique("replayed"),
         )
         .await
@@ -132,6 +133,7 @@ fn archived_events_are_put_back_in_batches_and_failures_dead_lettered() {
         .find(|e| e["detail"]["event_id"] == "put-0")
         .unwrap();
     assert_eq!(first["time"], "2026-03-07T08:00:00Z");
+    assert_eq!(first["source"], "tally.replay", "marked as a re-put replay");
 
     // Run again: the checkpoint says everything was put; nothing goes twice.
     let again = replay(&data, &options, &mut sink, &mut |_| {}, &mut |_| false).unwrap();
