@@ -188,10 +188,16 @@ impl Journal {
         if let Some(damage) = r.damage.take() {
             return Err(damage);
         }
+        // The segment's length, read once and again only at its apparent end (not per record).
+        let mut len = None;
         while out.len() < max && r.next < self.committed.load(Ordering::Acquire) {
             let path = self.reader_path(&r);
-            let len = r.file.metadata().map_err(io_err("read", &path))?.len();
-            match frame::read_at(&r.file, r.offset, len).map_err(io_err("read", &path))? {
+            let known = match len {
+                Some(l) => l,
+                None => r.file.metadata().map_err(io_err("read", &path))?.len(),
+            };
+            len = Some(known);
+            match frame::read_at(&r.file, r.offset, known).map_err(io_err("read", &path))? {
                 Read::Record(payload, end) => {
                     out.push(Record {
                         seq: r.next,
@@ -200,7 +206,9 @@ impl Journal {
                     r.offset = end;
                     r.next += 1;
                 }
+                Read::End | Read::Torn if known_is_stale(&r, known, &path)? => len = None,
                 Read::End | Read::Torn => {
+                    len = None;
                     if let Some(damage) = self.next_segment(&mut r)? {
                         if out.is_empty() {
                             return Err(damage);
@@ -346,6 +354,12 @@ impl Journal {
         r.next = end;
         Ok(damage)
     }
+}
+
+/// Whether the segment grew past `known` since its length was read (the writer appended).
+fn known_is_stale(r: &Reader, known: u64, path: &Path) -> Result<bool, JournalError> {
+    let now = r.file.metadata().map_err(io_err("read", path))?;
+    Ok(now.len() > known)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
