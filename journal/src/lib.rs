@@ -18,10 +18,12 @@
 
 mod acks;
 mod frame;
+mod inner;
 mod journal;
 mod ledger;
 mod lock;
 mod segment;
+mod syncer;
 
 use std::io;
 use std::path::PathBuf;
@@ -36,8 +38,10 @@ pub use lock::DirLock;
 pub enum Durability {
     /// The page cache only: survives the process being killed, not the machine losing power.
     PageCache,
-    /// The page cache, and an fsync at most this long after an append (done by the next append,
-    /// read or [`Journal::sync`] after the interval): power loss takes at most the interval.
+    /// The page cache, and an fsync at most this long after an append, by a background thread
+    /// (no append waits on the disk); the position is written and fsynced by the same thread,
+    /// so a killed process reads at most the last interval's acknowledged records again. Power
+    /// loss takes at most the interval.
     Interval(Duration),
     /// An fsync before each append returns: nothing acknowledged to the caller is ever lost.
     EveryRecord,

@@ -251,3 +251,33 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_append() {
         assert!(seen >= acknowledged);
     }
 }
+
+/// The position the position file holds (its first 8 bytes; the last 4 are a checksum).
+fn position_on_disk(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join("position")).unwrap();
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().unwrap()))
+}
+
+#[test]
+fn with_interval_durability_the_syncer_writes_the_position_without_an_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let every = std::time::Duration::from_millis(20);
+    let (journal, _) =
+        Journal::open(JournalConfig::new(dir.path(), Durability::Interval(every))).unwrap();
+    for n in 0..4 {
+        journal.append(format!("view-{n}").as_bytes()).unwrap();
+    }
+    for r in journal.read(3).unwrap() {
+        journal.ack(r.seq).unwrap();
+    }
+    // Nothing else is appended or read: only the syncer can write the position now.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while position_on_disk(dir.path()) != Some(3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the position file still says {:?} after 5 s",
+            position_on_disk(dir.path())
+        );
+        std::thread::sleep(every);
+    }
+}

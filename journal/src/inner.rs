@@ -1,0 +1,399 @@
+//! The journal's state and its operations; [`crate::Journal`] is the handle users hold.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::acks::Acks;
+use crate::frame::{self, HEADER, MAX_RECORD, Read};
+use crate::journal::{Opened, Record};
+use crate::ledger::Ledger;
+use crate::lock::DirLock;
+use crate::{Durability, JournalConfig, JournalError, io_err, segment};
+
+/// A durable append-only log in one directory. Safe to share between threads.
+#[derive(Debug)]
+pub(crate) struct Core {
+    config: JournalConfig,
+    _lock: DirLock,
+    writer: Mutex<Writer>,
+    reader: Mutex<Reader>,
+    acks: Mutex<Acks>,
+    /// Segment bases, oldest first; the last is the writer's.
+    segments: Mutex<VecDeque<u64>>,
+    /// Records below this sequence number are whole in their segment and may be read.
+    committed: AtomicU64,
+    ledger: Ledger,
+    /// Rolled segments whose last appends are not yet fsynced (interval durability).
+    unsynced: Mutex<Vec<Arc<File>>>,
+    /// Records below this sequence number were fsynced (interval durability).
+    synced: AtomicU64,
+    /// The position last written to the position file.
+    written: AtomicU64,
+    /// Set when a background fsync failed; the error is returned by the next append.
+    failed: AtomicBool,
+    sync_error: Mutex<Option<JournalError>>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: Arc<File>,
+    base: u64,
+    next: u64,
+    bytes: u64,
+    frame: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Reader {
+    file: Arc<File>,
+    base: u64,
+    offset: u64,
+    next: u64,
+    /// Damage found after records were handed out: reported by the next read.
+    damage: Option<JournalError>,
+}
+
+impl Core {
+    /// Opens (or creates) the journal, locking its directory: cuts a torn tail and puts the
+    /// reader at the persisted position.
+    pub(crate) fn open(config: JournalConfig) -> Result<(Core, Opened), JournalError> {
+        let dir = config.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        let lock = DirLock::acquire(&dir)?;
+        let mut bases: VecDeque<u64> = segment::list(&dir)?.into();
+        if bases.is_empty() {
+            segment::open(&dir, 0, true)?;
+            segment::sync_dir(&dir)?;
+            bases.push_back(0);
+        }
+        let last = *bases.back().unwrap_or(&0);
+        let file = segment::open(&dir, last, false)?;
+        let seg_path = segment::path(&dir, last);
+        let (records, valid, torn) = frame::scan(&file).map_err(io_err("read", &seg_path))?;
+        let len = file.metadata().map_err(io_err("read", &seg_path))?.len();
+        if torn {
+            file.set_len(valid).map_err(io_err("truncate", &seg_path))?;
+            file.sync_data().map_err(io_err("fsync", &seg_path))?;
+        }
+        let next = last + records;
+        let (ledger, persisted) = Ledger::open(&dir)?;
+        let first = *bases.front().unwrap_or(&0);
+        let position = persisted.unwrap_or(first).clamp(first, next);
+        let writer = Writer {
+            file: Arc::new(file),
+            base: last,
+            next,
+            bytes: valid,
+            frame: Vec::new(),
+        };
+        let reader = Self::reader_at(&dir, &bases, position)?;
+        let opened = Opened {
+            pending: next - position,
+            torn_bytes: len - valid,
+        };
+        let journal = Core {
+            config,
+            _lock: lock,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            acks: Mutex::new(Acks::new(position)),
+            segments: Mutex::new(bases),
+            committed: AtomicU64::new(next),
+            ledger,
+            unsynced: Mutex::new(Vec::new()),
+            synced: AtomicU64::new(next),
+            written: AtomicU64::new(persisted.unwrap_or(u64::MAX)),
+            failed: AtomicBool::new(false),
+            sync_error: Mutex::new(None),
+        };
+        journal.drop_acknowledged_segments(position)?;
+        Ok((journal, opened))
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// Records appended and not yet handed out by [`crate::Journal::read`].
+    pub(crate) fn unread(&self) -> u64 {
+        let committed = self.committed.load(Ordering::Acquire);
+        committed.saturating_sub(lock(&self.reader).next)
+    }
+
+    /// Records appended and not yet acknowledged.
+    pub(crate) fn unacknowledged(&self) -> u64 {
+        let committed = self.committed.load(Ordering::Acquire);
+        committed.saturating_sub(lock(&self.acks).position())
+    }
+
+    /// Appends one record; returns its sequence number. It is in the segment file (one `write`)
+    /// when this returns, and fsynced as the [`Durability`] says.
+    pub(crate) fn append(&self, payload: &[u8]) -> Result<u64, JournalError> {
+        self.append_with(|buf| {
+            buf.extend_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    /// Appends the record `write` puts into the buffer it is given (so a caller can serialise
+    /// straight into it). An error from `write` appends nothing.
+    pub(crate) fn append_with(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> Result<u64, JournalError> {
+        if self.failed.load(Ordering::Acquire) {
+            if let Some(e) = lock(&self.sync_error).take() {
+                self.failed.store(false, Ordering::Release);
+                return Err(e);
+            }
+        }
+        let mut w = lock(&self.writer);
+        let w = &mut *w;
+        w.frame.clear();
+        w.frame.resize(HEADER, 0);
+        let dir = &self.config.dir;
+        write(&mut w.frame)
+            .map_err(|e| io_err("serialise a record for", segment::path(dir, w.base))(e))?;
+        let size = w.frame.len() - HEADER;
+        if size > MAX_RECORD {
+            return Err(JournalError::TooLarge(size));
+        }
+        frame::finish(&mut w.frame);
+        if w.bytes > 0 && w.bytes + w.frame.len() as u64 > self.config.segment_bytes {
+            self.roll(w)?;
+        }
+        write_all(&w.file, &w.frame)
+            .map_err(|e| io_err("append to", segment::path(dir, w.base))(e))?;
+        if self.config.durability == Durability::EveryRecord {
+            w.file
+                .sync_data()
+                .map_err(|e| io_err("fsync", segment::path(dir, w.base))(e))?;
+        }
+        w.bytes += w.frame.len() as u64;
+        w.next += 1;
+        self.committed.store(w.next, Ordering::Release);
+        Ok(w.next - 1)
+    }
+
+    /// Hands out up to `max` records from the reader's position, in order (fewer, or none, when
+    /// fewer are committed). Each must be acknowledged with [`crate::Journal::ack`] once done.
+    pub(crate) fn read(&self, max: usize) -> Result<Vec<Record>, JournalError> {
+        let mut out = Vec::new();
+        let mut r = lock(&self.reader);
+        if let Some(damage) = r.damage.take() {
+            return Err(damage);
+        }
+        // The segment's length, read once and again only at its apparent end (not per record).
+        let mut len = None;
+        while out.len() < max && r.next < self.committed.load(Ordering::Acquire) {
+            let path = self.reader_path(&r);
+            let known = match len {
+                Some(l) => l,
+                None => r.file.metadata().map_err(io_err("read", &path))?.len(),
+            };
+            len = Some(known);
+            match frame::read_at(&r.file, r.offset, known).map_err(io_err("read", &path))? {
+                Read::Record(payload, end) => {
+                    out.push(Record {
+                        seq: r.next,
+                        payload,
+                    });
+                    r.offset = end;
+                    r.next += 1;
+                }
+                Read::End | Read::Torn if known_is_stale(&r, known, &path)? => len = None,
+                Read::End | Read::Torn => {
+                    len = None;
+                    if let Some(damage) = self.next_segment(&mut r)? {
+                        if out.is_empty() {
+                            return Err(damage);
+                        }
+                        r.damage = Some(damage);
+                        break;
+                    }
+                }
+            }
+        }
+        drop(r);
+        Ok(out)
+    }
+
+    /// Acknowledges the record `seq`: once every record before it is acknowledged too, the
+    /// persisted position moves past it.
+    pub(crate) fn ack(&self, seq: u64) -> Result<(), JournalError> {
+        let mut acks = lock(&self.acks);
+        if acks.ack(seq) {
+            self.persist(&mut acks)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs every segment appended to and writes and fsyncs the position, now.
+    pub(crate) fn sync(&self) -> Result<(), JournalError> {
+        let dir = &self.config.dir;
+        let (file, committed) = {
+            let w = lock(&self.writer);
+            (Arc::clone(&w.file), w.next)
+        };
+        let rolled = std::mem::take(&mut *lock(&self.unsynced));
+        for old in &rolled {
+            old.sync_data().map_err(io_err("fsync a segment in", dir))?;
+        }
+        file.sync_data()
+            .map_err(io_err("fsync a segment in", dir))?;
+        if !rolled.is_empty() {
+            segment::sync_dir(dir)?;
+        }
+        let position = lock(&self.acks).position();
+        let path = dir.join("position");
+        self.ledger
+            .write(position)
+            .map_err(io_err("write", &path))?;
+        self.ledger.sync().map_err(io_err("fsync", &path))?;
+        self.written.store(position, Ordering::Release);
+        self.synced.fetch_max(committed, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// [`Core::sync`] if anything was appended or acknowledged since the last one (the interval
+    /// syncer's tick). A failure is kept and returned by the next append.
+    pub(crate) fn sync_if_dirty(&self) {
+        let appended = self.committed.load(Ordering::Acquire) > self.synced.load(Ordering::Acquire);
+        let acked = lock(&self.acks).position() != self.written.load(Ordering::Acquire);
+        if !(appended || acked) {
+            return;
+        }
+        if let Err(e) = self.sync() {
+            *lock(&self.sync_error) = Some(e);
+            self.failed.store(true, Ordering::Release);
+        }
+    }
+
+    /// Writes the position as the durability says: at once (and fsynced, for every-record), or
+    /// by the interval syncer.
+    fn persist(&self, acks: &mut MutexGuard<'_, Acks>) -> Result<(), JournalError> {
+        let position = acks.position();
+        if !matches!(self.config.durability, Durability::Interval(_)) {
+            let path = self.config.dir.join("position");
+            self.ledger
+                .write(position)
+                .map_err(io_err("write", &path))?;
+            if self.config.durability == Durability::EveryRecord {
+                self.ledger.sync().map_err(io_err("fsync", &path))?;
+            }
+            self.written.store(position, Ordering::Release);
+        }
+        self.drop_acknowledged_segments(position)
+    }
+
+    /// Removes every segment whose records are all below `position` (never the writer's).
+    fn drop_acknowledged_segments(&self, position: u64) -> Result<(), JournalError> {
+        let mut segments = lock(&self.segments);
+        let mut removed = false;
+        while segments.len() > 1 && segments[1] <= position {
+            let base = segments.pop_front().unwrap_or_default();
+            let path = segment::path(&self.config.dir, base);
+            std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
+            removed = true;
+        }
+        if removed && self.config.durability != Durability::PageCache {
+            segment::sync_dir(&self.config.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment. With interval durability the old one and the directory are
+    /// fsynced by the syncer, not here: an append never waits on the disk.
+    fn roll(&self, w: &mut Writer) -> Result<(), JournalError> {
+        let file = segment::open(&self.config.dir, w.next, true)?;
+        match self.config.durability {
+            Durability::Interval(_) => lock(&self.unsynced).push(Arc::clone(&w.file)),
+            _ => segment::sync_dir(&self.config.dir)?,
+        }
+        lock(&self.segments).push_back(w.next);
+        w.file = Arc::new(file);
+        w.base = w.next;
+        w.bytes = 0;
+        Ok(())
+    }
+
+    fn reader_at(dir: &Path, bases: &VecDeque<u64>, position: u64) -> Result<Reader, JournalError> {
+        let base = bases
+            .iter()
+            .rev()
+            .find(|&&b| b <= position)
+            .copied()
+            .unwrap_or(0);
+        let file = Arc::new(segment::open(dir, base, false)?);
+        let mut reader = Reader {
+            file,
+            base,
+            offset: 0,
+            next: base,
+            damage: None,
+        };
+        let path = segment::path(dir, base);
+        let len = reader.file.metadata().map_err(io_err("read", &path))?.len();
+        while reader.next < position {
+            match frame::read_at(&reader.file, reader.offset, len).map_err(io_err("read", &path))? {
+                Read::Record(_, end) => {
+                    reader.offset = end;
+                    reader.next += 1;
+                }
+                Read::End | Read::Torn => break,
+            }
+        }
+        Ok(reader)
+    }
+
+    fn reader_path(&self, r: &Reader) -> PathBuf {
+        segment::path(&self.config.dir, r.base)
+    }
+
+    /// The reader's segment ends (or is damaged) before the committed records do: moves it to
+    /// the next segment. Records that could not be read in between are acknowledged as lost and
+    /// reported.
+    fn next_segment(&self, r: &mut Reader) -> Result<Option<JournalError>, JournalError> {
+        let next = lock(&self.segments).iter().copied().find(|&b| b > r.base);
+        let end = next.unwrap_or_else(|| self.committed.load(Ordering::Acquire));
+        let damage = (end > r.next).then(|| JournalError::Damaged {
+            path: self.reader_path(r),
+            offset: r.offset,
+            skipped: end - r.next,
+        });
+        if damage.is_some() {
+            let mut acks = lock(&self.acks);
+            for seq in r.next..end {
+                acks.ack(seq);
+            }
+            self.persist(&mut acks)?;
+        }
+        if let Some(base) = next {
+            r.file = Arc::new(segment::open(&self.config.dir, base, false)?);
+            r.base = base;
+            r.offset = 0;
+        }
+        r.next = end;
+        Ok(damage)
+    }
+}
+
+/// Whether the segment grew past `known` since its length was read (the writer appended).
+fn known_is_stale(r: &Reader, known: u64, path: &Path) -> Result<bool, JournalError> {
+    let now = r.file.metadata().map_err(io_err("read", path))?;
+    Ok(now.len() > known)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_all(file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = file;
+    f.write_all(bytes)
+}
