@@ -130,7 +130,8 @@ fn run_handler(dir: &Path, zip: &Path) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// Every call returned the very request it was given, unchanged, within the bound.
+/// Every call returned the very object it was given (the response of a response event, else the
+/// request), unchanged, within the bound.
 fn assert_requests_unchanged(result: &Value) {
     let calls = result["calls"].as_array().unwrap();
     assert_eq!(calls.len(), fixtures().len());
@@ -138,9 +139,15 @@ fn assert_requests_unchanged(result: &Value) {
         let path = call["fixture"].as_str().unwrap();
         let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(call["same_object"], true, "{path}");
+        let cf = &event["Records"][0]["cf"];
+        let given = if cf["response"].is_null() {
+            &cf["request"]
+        } else {
+            &cf["response"]
+        };
         assert_eq!(
-            call["returned"], event["Records"][0]["cf"]["request"],
-            "{path}: request changed"
+            call["returned"], *given,
+            "{path}: the returned object changed"
         );
         let seconds = call["seconds"].as_f64().unwrap();
         assert!(
@@ -313,6 +320,92 @@ fn the_handler_returns_within_its_budget_when_the_endpoint_is_closed_or_hangs() 
     }
 }
 
+/// A Step Functions stand-in that answers the first `StartExecution` on each connection, keeps the
+/// connection alive, and closes it without an answer when a second request arrives on it: what a
+/// Lambda container thawed after a freeze meets when the service closed its pooled connection
+/// meanwhile (the request goes out, the connection is gone). Returns its port and the number of
+/// requests it answered.
+fn closing_on_reuse() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answered = std::sync::Arc::new(AtomicU64::new(0));
+    let count = std::sync::Arc::clone(&answered);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = std::sync::Arc::clone(&count);
+            std::thread::spawn(move || {
+                if answer_one(stream.try_clone().unwrap()).is_some() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    // The next request on this connection is read, then the connection dropped.
+                    let _ = read_request(&mut std::io::BufReader::new(stream));
+                }
+            });
+        }
+    });
+    (port, answered)
+}
+
+/// Reads one HTTP/1.1 request (head and `Content-Length` body); `None` at end of stream.
+fn read_request(reader: &mut impl std::io::BufRead) -> Option<()> {
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()
+}
+
+/// Reads a request on `stream` and answers it as `StartExecution` does, keeping the connection.
+fn answer_one(mut stream: std::net::TcpStream) -> Option<()> {
+    use std::io::Write;
+    read_request(&mut std::io::BufReader::new(stream.try_clone().ok()?))?;
+    let answer = r#"{"executionArn":"arn:aws:states:us-east-1:123456789012:express:m:n:1","startDate":1764571219.123}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{answer}",
+        answer.len()
+    );
+    stream.write_all(response.as_bytes()).ok()
+}
+
+#[test]
+fn a_pooled_connection_the_service_closed_costs_one_retry_not_the_view() {
+    use std::sync::atomic::Ordering;
+    let (port, answered) = closing_on_reuse();
+    let dir = tempfile::tempdir().unwrap();
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:closing";
+    let config = write_config(
+        dir.path(),
+        arn,
+        &format!("http://127.0.0.1:{port}"),
+        BUDGET_MS,
+    );
+    let zip = package(dir.path(), &config);
+    let result = run_handler(dir.path(), &zip);
+    assert_requests_unchanged(&result);
+    let views = inspect_all(&config).values().flatten().count() as u64;
+    assert!(views >= 5, "the fixtures have page views");
+    // Every view after the first finds the previous call's connection closed, and is sent on a
+    // new one.
+    assert_eq!(stat(&result, "sent"), views, "{result}");
+    assert_eq!(
+        stat(&result, "failed") + stat(&result, "timeouts"),
+        0,
+        "{result}"
+    );
+    assert_eq!(answered.load(Ordering::SeqCst), views);
+}
+
 #[test]
 fn inspect_prints_the_execution_input_or_the_skip_reason_the_fixtures_expect() {
     // Without --config, inspect uses edge.example.json: the fixtures' site and alias.
@@ -322,7 +415,8 @@ fn inspect_prints_the_execution_input_or_the_skip_reason_the_fixtures_expect() {
             .unwrap()
             .to_str()
             .unwrap()
-            .replace("example-cloudfront-origin-request-", "");
+            .replace("example-cloudfront-origin-request-", "")
+            .replace("example-cloudfront-origin-response-", "response-");
         let expected: Value = serde_json::from_str(
             &std::fs::read_to_string(
                 root().join(format!("producers/edge/fixtures/expected/{variant}.json")),

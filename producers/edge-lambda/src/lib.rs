@@ -1,12 +1,14 @@
 //! Tally's edge producer as a Lambda@Edge function: a Python extension module (`tally_edge`)
-//! whose `handler(event, context)` CloudFront calls on each origin request.
+//! whose `handler(event, context)` CloudFront calls on each origin response (as `tally deploy`
+//! associates it; an origin-request association works too, without the status).
 //!
 //! Lambda@Edge runs only AWS's managed Node.js and Python runtimes and takes no environment
 //! variables, so the handler is Rust behind PyO3 and the configuration is baked in at build time
 //! (`build.rs`, `TALLY_EDGE_CONFIG`). For each event the handler decides (`tally_edge::decide`)
 //! whether the request is a page view, sends the view to the enrichment state machine
-//! ([`sink`]), and returns the request object it was given, unchanged, whatever happens: every
-//! failure (including a panic) is logged as JSON on stderr and counted in `stats()`.
+//! ([`sink`]), and returns the object CloudFront expects back, unchanged, whatever happens: the
+//! response for a response event, the request otherwise. Every failure (including a panic) is
+//! logged as JSON on stderr and counted in `stats()`.
 
 pub mod sink;
 
@@ -138,13 +140,14 @@ fn process(event_json: &str) {
     }
 }
 
-/// `event["Records"][0]["cf"]["request"]`, the very object.
-fn request_of<'py>(event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    event
-        .get_item("Records")?
-        .get_item(0)?
-        .get_item("cf")?
-        .get_item("request")
+/// What the handler returns, the very object: `event["Records"][0]["cf"]["response"]` when the
+/// event has one (origin-response and viewer-response triggers), else `…["cf"]["request"]`.
+fn returned_of<'py>(event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let cf = event.get_item("Records")?.get_item(0)?.get_item("cf")?;
+    match cf.get_item("response") {
+        Ok(response) if !response.is_none() => Ok(response),
+        _ => cf.get_item("request"),
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
@@ -156,7 +159,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// The Lambda@Edge handler (`tally_edge.handler`): counts the request if it is a page view and
-/// returns `event["Records"][0]["cf"]["request"]`, the same object, unchanged. Never raises.
+/// returns `event["Records"][0]["cf"]["response"]` (a response event) or `…["request"]`, the same
+/// object, unchanged. Never raises.
 #[pyfunction]
 #[pyo3(signature = (event, context = None))]
 fn handler<'py>(
@@ -167,11 +171,11 @@ fn handler<'py>(
     let _ = context;
     init_logging();
     count(&COUNTERS.invocations);
-    let request = match request_of(&event) {
+    let request = match returned_of(&event) {
         Ok(r) => r,
         Err(e) => {
             count(&COUNTERS.invalid_events);
-            tracing::error!(error = %e, "event has no Records[0].cf.request");
+            tracing::error!(error = %e, "event has no Records[0].cf.request or response");
             return py.None().into_bound(py);
         }
     };

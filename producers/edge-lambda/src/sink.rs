@@ -6,14 +6,27 @@
 //! Lambda runtime sets for the execution role (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`), read once when the client is built; nothing else is consulted, so no
 //! profile file or instance-metadata probe can eat the budget.
+//!
+//! A Lambda container is frozen between invocations, and the connection it pooled may be closed
+//! by the service meanwhile: the next call then fails at once with an I/O error on that
+//! connection, or the connection closes before the answer. The sink retries such a call once, on a
+//! new connection, within what is left of
+//! the budget (the execution is named after the event id, so a view sent twice is one event),
+//! and drops pooled connections idle for [`POOL_IDLE`], below the idle timeout of AWS's
+//! endpoints, so a connection the service has closed is rarely picked at all.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::error::SdkError;
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_http_client::tls;
+use aws_smithy_types::retry::{ErrorKind, RetryConfig};
 use aws_smithy_types::timeout::TimeoutConfig;
 use tally_edge::EdgeConfig;
+
+/// How long an idle pooled connection is kept: well below the 60 s idle timeout of AWS's load
+/// balancers (and hyper's default of 90 s).
+pub const POOL_IDLE: Duration = Duration::from_secs(20);
 
 /// Region used when the configuration names none: Lambda@Edge functions live in us-east-1.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -59,6 +72,8 @@ pub struct Sink {
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_sfn::Client,
     state_machine_arn: String,
+    /// The whole budget of one [`Sink::send`], a retry included.
+    total: Duration,
 }
 
 impl Sink {
@@ -90,7 +105,15 @@ impl Sink {
             .region(Region::new(region))
             .credentials_provider(lambda_credentials()?)
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::disabled());
+            .retry_config(RetryConfig::disabled())
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .pool_idle_timeout(POOL_IDLE)
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .build_https(),
+            );
         if let Some(endpoint) = &config.endpoint_url {
             builder = builder.endpoint_url(endpoint);
         }
@@ -103,40 +126,87 @@ impl Sink {
             runtime,
             client,
             state_machine_arn,
+            total,
         })
     }
 
     /// Starts one execution whose input is `input` (the edge view's JSON), named after
-    /// `event_id`; blocks at most the configured total timeout.
+    /// `event_id`; blocks at most the configured total timeout. A call that failed on a pooled
+    /// connection the service had closed is made once more, on a new one, within the budget.
     pub fn send(&self, event_id: &str, input: String) -> Result<Sent, SinkError> {
-        let call = self
-            .client
+        let started = Instant::now();
+        let first = self.runtime.block_on(self.start(event_id, input.clone()));
+        let result = match first {
+            Err(e) if is_stale_connection(&e) => {
+                let left = self.total.saturating_sub(started.elapsed());
+                tracing::info!(event_id, left_ms = left.as_millis() as u64, error = %aws_sdk_sfn::error::DisplayErrorContext(&e), "the pooled connection failed: retrying once");
+                // The timer needs the runtime's context: made inside the future it runs.
+                let again = async { tokio::time::timeout(left, self.start(event_id, input)).await };
+                match self.runtime.block_on(again) {
+                    Ok(result) => result,
+                    Err(_) => {
+                        return Err(SinkError::Timeout(format!(
+                            "the retry did not finish in the {} ms left",
+                            left.as_millis()
+                        )));
+                    }
+                }
+            }
+            other => other,
+        };
+        outcome(result)
+    }
+
+    async fn start(&self, event_id: &str, input: String) -> Result<(), StartError> {
+        self.client
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
             .name(execution_name(event_id))
             .input(input)
-            .send();
-        match self.runtime.block_on(call) {
-            Ok(_) => Ok(Sent::Started),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_execution_already_exists()) =>
-            {
-                Ok(Sent::AlreadySent)
-            }
-            Err(e) => {
-                let timed_out = match &e {
-                    SdkError::TimeoutError(_) => true,
-                    SdkError::DispatchFailure(d) => d.is_timeout(),
-                    _ => false,
-                };
-                let text = aws_sdk_sfn::error::DisplayErrorContext(&e).to_string();
-                Err(if timed_out {
-                    SinkError::Timeout(text)
-                } else {
-                    SinkError::Call(text)
-                })
-            }
+            .send()
+            .await
+            .map(|_| ())
+    }
+}
+
+type StartError = SdkError<
+    aws_sdk_sfn::operation::start_execution::StartExecutionError,
+    aws_sdk_sfn::config::http::HttpResponse,
+>;
+
+/// A failure of the connection itself before any response, not a timeout: an I/O error, or the
+/// connection closed before the response began (hyper's incomplete message, which the SDK marks
+/// transient), as on a pooled connection the service closed while the container was frozen. A
+/// retry may start the execution twice; it is named after the event id, and every count is of
+/// distinct event ids.
+fn is_stale_connection(e: &StartError) -> bool {
+    let SdkError::DispatchFailure(d) = e else {
+        return false;
+    };
+    !d.is_timeout() && (d.is_io() || d.as_other() == Some(ErrorKind::TransientError))
+}
+
+fn outcome(result: Result<(), StartError>) -> Result<Sent, SinkError> {
+    match result {
+        Ok(()) => Ok(Sent::Started),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_already_exists()) =>
+        {
+            Ok(Sent::AlreadySent)
+        }
+        Err(e) => {
+            let timed_out = match &e {
+                SdkError::TimeoutError(_) => true,
+                SdkError::DispatchFailure(d) => d.is_timeout(),
+                _ => false,
+            };
+            let text = aws_sdk_sfn::error::DisplayErrorContext(&e).to_string();
+            Err(if timed_out {
+                SinkError::Timeout(text)
+            } else {
+                SinkError::Call(text)
+            })
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The decision: is this origin request a page view, and if so, what does the edge know of it?
+//! The decision: is this origin event a page view, and if so, what does the edge know of it?
 
 use std::fmt;
 
@@ -7,16 +7,19 @@ use serde::{Deserialize, Serialize};
 use tally_schema::{BotReason, Browser, DeviceClass, Os, PageView, Timestamp};
 
 use crate::config::EdgeConfig;
-use crate::event::CloudFrontRecord;
+use crate::event::{CfResponse, CloudFrontRecord};
 use crate::request::{PageRequest, page_view};
 use crate::visitor::hex;
 
 /// Longest extension quoted in a [`SkipReason::NotAPage`], in characters.
 pub const MAX_EXTENSION_CHARS: usize = 16;
-/// Longest event type quoted in a [`SkipReason::NotOriginRequest`], in characters.
+/// Longest event type quoted in a [`SkipReason::UnsupportedTrigger`], in characters.
 pub const MAX_EVENT_TYPE_CHARS: usize = 32;
-/// The `eventType` this producer is built for.
+/// The `eventType` of an origin-request trigger: before the origin answers (status unknown).
 pub const ORIGIN_REQUEST: &str = "origin-request";
+/// The `eventType` of an origin-response trigger, the one `tally deploy` associates: the origin's
+/// status is known, so redirects, 404s and errors are not counted.
+pub const ORIGIN_RESPONSE: &str = "origin-response";
 
 /// What the edge decided about one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,8 +37,8 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SkipReason {
-    /// The record is not an origin-request event.
-    NotOriginRequest {
+    /// The record is neither an origin-request nor an origin-response event.
+    UnsupportedTrigger {
         /// The record's `eventType`, cut to 32 characters.
         event_type: String,
     },
@@ -60,8 +63,11 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SkipReason::NotOriginRequest { event_type } => {
-                write!(f, "not an origin-request event: {event_type:?}")
+            SkipReason::UnsupportedTrigger { event_type } => {
+                write!(
+                    f,
+                    "not an origin-request or origin-response event: {event_type:?}"
+                )
             }
             SkipReason::Status { code } => {
                 write!(f, "response status {code:03} is not 2xx or 304")
@@ -182,12 +188,17 @@ impl EdgeView {
 /// [`crate::page_view`]'s, shared with every other producer.
 pub fn decide(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> Decision {
     let event_type = record.cf.config.event_type.as_str();
-    if event_type != ORIGIN_REQUEST {
-        return Decision::Skip(SkipReason::NotOriginRequest {
-            event_type: event_type.chars().take(MAX_EVENT_TYPE_CHARS).collect(),
-        });
-    }
-    let request = PageRequest::from_cloudfront(&record.cf.request, config);
+    let status = match event_type {
+        ORIGIN_REQUEST => None,
+        ORIGIN_RESPONSE => record.cf.response.as_ref().and_then(CfResponse::code),
+        _ => {
+            return Decision::Skip(SkipReason::UnsupportedTrigger {
+                event_type: event_type.chars().take(MAX_EVENT_TYPE_CHARS).collect(),
+            });
+        }
+    };
+    let mut request = PageRequest::from_cloudfront(&record.cf.request, config);
+    request.status = status;
     match page_view(&request, config, event_id(record, now), now) {
         Ok(view) => Decision::PageView(view),
         Err(reason) => Decision::Skip(reason),

@@ -70,7 +70,14 @@ pub struct Cf {
     pub config: CfConfig,
     /// The viewer's request, as CloudFront will forward it.
     pub request: CfRequest,
-    /// Fields this type does not name (e.g. `response` in response events), kept as they came.
+    /// Response events only: the origin's response.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub response: Option<CfResponse>,
+    /// Fields this type does not name, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -129,6 +136,24 @@ pub struct CfRequest {
     /// Fields this type does not name, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `Records[n].cf.response` (origin-response and viewer-response events).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfResponse {
+    /// The status code as CloudFront writes it: a string, e.g. `"200"`.
+    pub status: String,
+    /// Fields this type does not name (`statusDescription`, `headers`), kept as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CfResponse {
+    /// The status code, when `status` is a number (otherwise unknown, as at origin-request).
+    pub fn code(&self) -> Option<u16> {
+        self.status.trim().parse().ok()
+    }
 }
 
 /// `cf.request.headers`: lower-case header name → the header's values.

@@ -38,11 +38,11 @@ pub mod visitor;
 
 pub use config::{ConfigError, EdgeConfig, Secret};
 pub use decide::{
-    Decision, EdgeView, MAX_EXECUTION_NAME_CHARS, SkipReason, decide, event_id, execution_name,
-    is_event_id,
+    Decision, EdgeView, MAX_EXECUTION_NAME_CHARS, ORIGIN_REQUEST, ORIGIN_RESPONSE, SkipReason,
+    decide, event_id, execution_name, is_event_id,
 };
 pub use event::{
-    CfConfig, CfRequest, CloudFrontEvent, CloudFrontRecord, EventError, Header, Headers,
-    parse_event, parse_event_slice,
+    CfConfig, CfRequest, CfResponse, CloudFrontEvent, CloudFrontRecord, EventError, Header,
+    Headers, parse_event, parse_event_slice,
 };
 pub use request::{PageRequest, is_counted_status, page_view};

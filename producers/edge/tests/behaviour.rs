@@ -194,20 +194,68 @@ fn prefetches_do_not_count() {
 }
 
 #[test]
-fn only_origin_request_events() {
+fn only_origin_events() {
     let mut v = event_json("GET", "/", "", &[]);
     v["Records"][0]["cf"]["config"]["eventType"] = json!("viewer-response");
     assert_eq!(
         skip(&record_of(&v)),
-        SkipReason::NotOriginRequest {
+        SkipReason::UnsupportedTrigger {
             event_type: "viewer-response".into()
         }
     );
     v["Records"][0]["cf"]["config"]["eventType"] = json!("x".repeat(1000));
-    let SkipReason::NotOriginRequest { event_type } = skip(&record_of(&v)) else {
+    let SkipReason::UnsupportedTrigger { event_type } = skip(&record_of(&v)) else {
         panic!()
     };
     assert_eq!(event_type.len(), 32);
+}
+
+/// `get(uri)` as an origin-response event whose origin answered `status`.
+fn response(uri: &str, status: &str) -> CloudFrontRecord {
+    let mut v = event_json("GET", uri, "", &[]);
+    v["Records"][0]["cf"]["config"]["eventType"] = json!("origin-response");
+    v["Records"][0]["cf"]["response"] = json!({"status": status, "statusDescription": "x"});
+    record_of(&v)
+}
+
+#[test]
+fn an_origin_response_counts_only_a_success_or_a_304() {
+    for status in ["200", "203", "304"] {
+        assert!(
+            matches!(
+                decide(&response("/blog/", status), &config(), now()),
+                Decision::PageView(_)
+            ),
+            "{status}"
+        );
+    }
+    for (status, code) in [("301", 301), ("404", 404), ("503", 503), ("000", 0)] {
+        assert_eq!(
+            skip(&response("/blog/", status)),
+            SkipReason::Status { code },
+            "{status}"
+        );
+    }
+    // The page rules still apply after the status.
+    assert!(matches!(
+        skip(&response("/site.css", "200")),
+        SkipReason::NotAPage { .. }
+    ));
+}
+
+#[test]
+fn an_origin_request_counts_with_the_status_unknown() {
+    assert!(matches!(
+        decide(&get("/blog/", &[]), &config(), now()),
+        Decision::PageView(_)
+    ));
+    // A response object on an origin-request event is not the origin's: it is not read.
+    let mut v = event_json("GET", "/blog/", "", &[]);
+    v["Records"][0]["cf"]["response"] = json!({"status": "404"});
+    assert!(matches!(
+        decide(&record_of(&v), &config(), now()),
+        Decision::PageView(_)
+    ));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use tally_schema::validate::PageViewValidator;
 
 use common::*;
 
-const VARIANTS: [&str; 14] = [
+const VARIANTS: [&str; 17] = [
     "asset-css",
     "bot",
     "headless",
@@ -23,6 +23,9 @@ const VARIANTS: [&str; 14] = [
     "page-view",
     "post",
     "prefetch",
+    "response-not-found",
+    "response-not-modified",
+    "response-page-view",
     "same-site-referrer",
     "tablet-mobile-and-tablet",
     "utm",
@@ -100,7 +103,7 @@ fn every_page_view_completes_to_a_valid_v1_detail() {
             }
         }
     }
-    assert_eq!(views, 2 * 11);
+    assert_eq!(views, 2 * 13);
 }
 
 #[test]

@@ -18,10 +18,16 @@ pub fn fixtures() -> Vec<(String, PathBuf)> {
         .map(|e| e.unwrap().path())
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_owned();
-            let variant = name
-                .strip_prefix("example-cloudfront-origin-request-")?
-                .strip_suffix(".json")?
-                .to_owned();
+            let stem = name.strip_suffix(".json")?;
+            // Origin-request fixtures are named by their variant; origin-response ones
+            // `response-<variant>`.
+            let variant = match stem.strip_prefix("example-cloudfront-origin-request-") {
+                Some(v) => v.to_owned(),
+                None => format!(
+                    "response-{}",
+                    stem.strip_prefix("example-cloudfront-origin-response-")?
+                ),
+            };
             Some((variant, p))
         })
         .collect();
