@@ -145,11 +145,11 @@ impl Core {
         &self,
         write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
     ) -> Result<u64, JournalError> {
-        if self.failed.load(Ordering::Acquire) {
-            if let Some(e) = lock(&self.sync_error).take() {
-                self.failed.store(false, Ordering::Release);
-                return Err(e);
-            }
+        if self.failed.load(Ordering::Acquire)
+            && let Some(e) = lock(&self.sync_error).take()
+        {
+            self.failed.store(false, Ordering::Release);
+            return Err(e);
         }
         let mut w = lock(&self.writer);
         let w = &mut *w;
