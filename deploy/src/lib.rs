@@ -6,10 +6,12 @@
 //!   one stack per [`Producer`] (real-time logs and standard logs in the home region, the edge
 //!   in us-east-1) and the **site** stack (us-east-1: the distribution the producers share).
 //!   Rules and targets come from the declarations, never by hand.
-//! - [`lint`] checks rendered templates: over-broad IAM ([`lint::iam`]) and the archive's
-//!   Firehose configuration against the local writer's layout ([`lint::firehose`]).
+//! - [`lint`] checks rendered templates: over-broad IAM ([`lint::iam`]), Lambda permissions
+//!   without a source ([`lint::permissions`]) and the archive's Firehose configuration against
+//!   the local writer's layout ([`lint::firehose`]).
 //! - [`grafana`] generates a dashboard for the Athena data source from the named queries.
-//! - [`cost`] prices a month of traffic from `prices.json`.
+//! - [`cost`] prices a month of traffic from `prices.json`, and each producer beside the seed's
+//!   design.
 //!
 //! The crate does no I/O: callers read files and pass their contents in.
 
