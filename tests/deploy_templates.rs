@@ -79,7 +79,9 @@ fn cfn_lint_passes_every_template() {
     let tmp = tempfile::tempdir().unwrap();
     let with_certificate = Options {
         aliases: vec!["www.example.com".into()],
-        certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-def012345678".into(),
+        certificate_arn:
+            "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-def012345678"
+                .into(),
         ..Options::default()
     };
     let site = tally_deploy::render(&sources().unwrap(), &with_certificate)
@@ -438,7 +440,11 @@ fn producer_costs_at_a_million_views_match_a_hand_computation() {
     // Seed: the function and an origin fetch on every request: 1e7 × $0.60/M = $6.00,
     // 1e7 × 0.05 s × 0.125 GB = 62,500 GB-s × $0.00005001 = $3.125625, 1e7 GETs × $0.0004/1,000
     // = $4.00; 13.125625 in all.
-    assert!(close(cost(cost::Design::Seed), 13.125625), "{}", cost(cost::Design::Seed));
+    assert!(
+        close(cost(cost::Design::Seed), 13.125625),
+        "{}",
+        cost(cost::Design::Seed)
+    );
     // Edge: the same for the 1.5e6 page requests only, plus the functions:
     // 0.90 + 0.46884375 + 0.60 + 1.00 = 2.96884375.
     assert!(close(cost(cost::Design::Edge), 2.96884375));
@@ -448,7 +454,11 @@ fn producer_costs_at_a_million_views_match_a_hand_computation() {
     // duration (518,400 × 100 ms + 1e6 × 2 ms) = 53,840 s × 0.125 GB = 6,730 GB-s ×
     // $0.0000133334 = 0.0897337820; failures 150 × $0.40/M = 0.00006; functions 1.00.
     let realtime = 0.015 + 10.80 + 0.021 + 0.10368 + 6_730.0 * 0.000_013_333_4 + 0.00006 + 1.00;
-    assert!(close(cost(cost::Design::RealtimeLogs), realtime), "{}", cost(cost::Design::RealtimeLogs));
+    assert!(
+        close(cost(cost::Design::RealtimeLogs), realtime),
+        "{}",
+        cost(cost::Design::RealtimeLogs)
+    );
     // The pipeline after any producer: the pipeline's estimate without its Lambda@Edge lines.
     let traffic = tally::cmd::cost::traffic(1_000_000, 400).unwrap();
     let e = cost::estimate(&prices, &traffic).unwrap();

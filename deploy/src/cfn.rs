@@ -110,7 +110,12 @@ pub(crate) fn tls_only(bucket_arn: Value, objects_arn: Value) -> Value {
 }
 
 /// A whole template.
-pub(crate) fn template(description: &str, parameters: Value, resources: Value, outputs: Value) -> Value {
+pub(crate) fn template(
+    description: &str,
+    parameters: Value,
+    resources: Value,
+    outputs: Value,
+) -> Value {
     let mut t = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": description,

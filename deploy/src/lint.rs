@@ -145,7 +145,9 @@ pub fn permissions(template: &Value) -> Vec<Problem> {
             })
         };
         if p["SourceArn"].is_null() {
-            problem(format!("{principal} may invoke it from any source: set SourceArn"));
+            problem(format!(
+                "{principal} may invoke it from any source: set SourceArn"
+            ));
         }
         if principal == "s3.amazonaws.com" && p["SourceAccount"].is_null() {
             problem("a bucket ARN names no account: set SourceAccount".into());

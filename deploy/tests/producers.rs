@@ -99,17 +99,26 @@ fn the_event_source_mapping_retries_halves_and_gives_up_into_the_queue() {
     let t = templates().realtime_logs;
     let (_, mapping) = only(&t, "AWS::Lambda::EventSourceMapping");
     let p = &mapping["Properties"];
-    assert_eq!(p["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
     assert_eq!(p["BisectBatchOnFunctionError"], true);
     assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
     let retries = p["MaximumRetryAttempts"].as_u64().unwrap();
     assert!((1..=10).contains(&retries), "bounded: {retries}");
     // Given up on before Kinesis drops the record (24 hours).
     let (stream_id, stream) = only(&t, "AWS::Kinesis::Stream");
-    let kept = stream["Properties"]["RetentionPeriodHours"].as_u64().unwrap() * 3600;
+    let kept = stream["Properties"]["RetentionPeriodHours"]
+        .as_u64()
+        .unwrap()
+        * 3600;
     let age = p["MaximumRecordAgeInSeconds"].as_u64().unwrap();
     assert!(age > 0 && age < kept, "{age} s of {kept} s");
-    assert_eq!(p["EventSourceArn"], json!({"Fn::GetAtt": [stream_id, "Arn"]}));
+    assert_eq!(
+        p["EventSourceArn"],
+        json!({"Fn::GetAtt": [stream_id, "Arn"]})
+    );
     let (queue_id, queue) = only(&t, "AWS::SQS::Queue");
     assert_eq!(
         p["DestinationConfig"]["OnFailure"]["Destination"],
@@ -117,7 +126,10 @@ fn the_event_source_mapping_retries_halves_and_gives_up_into_the_queue() {
     );
     assert_eq!(queue["Properties"]["MessageRetentionPeriod"], 1_209_600);
     // The stream is encrypted and provisioned (ShardCount, default 1).
-    assert_eq!(stream["Properties"]["StreamEncryption"]["EncryptionType"], "KMS");
+    assert_eq!(
+        stream["Properties"]["StreamEncryption"]["EncryptionType"],
+        "KMS"
+    );
     assert_eq!(
         stream["Properties"]["StreamModeDetails"]["StreamMode"],
         "PROVISIONED"
@@ -140,7 +152,12 @@ fn the_log_bucket_is_private_and_forgets_within_two_days() {
     assert_eq!(expiry["ExpirationInDays"], LOG_EXPIRATION_DAYS);
     assert_eq!(LOG_EXPIRATION_DAYS, 1);
     let block = &p["PublicAccessBlockConfiguration"];
-    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for key in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(block[key], true, "{key}");
     }
     assert!(p["BucketEncryption"].is_object());
@@ -157,7 +174,9 @@ fn the_log_bucket_is_private_and_forgets_within_two_days() {
         LOG_PREFIX
     );
     let (_, permission) = only(&t, "AWS::Lambda::Permission");
-    let source = permission["Properties"]["SourceArn"]["Fn::Sub"].as_str().unwrap();
+    let source = permission["Properties"]["SourceArn"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
     let name = p["BucketName"]["Fn::Sub"].as_str().unwrap();
     assert_eq!(source, format!("arn:${{AWS::Partition}}:s3:::{name}"));
     assert_eq!(
@@ -172,8 +191,16 @@ fn the_log_bucket_is_private_and_forgets_within_two_days() {
         invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
         json!({"Fn::GetAtt": [queue_id, "Arn"]})
     );
-    assert!(invoke["Properties"]["MaximumRetryAttempts"].as_u64().unwrap() <= 2);
-    assert_eq!(t["Outputs"]["LogBucketDomainName"]["Value"], json!({"Fn::GetAtt": [bucket_id, "DomainName"]}));
+    assert!(
+        invoke["Properties"]["MaximumRetryAttempts"]
+            .as_u64()
+            .unwrap()
+            <= 2
+    );
+    assert_eq!(
+        t["Outputs"]["LogBucketDomainName"]["Value"],
+        json!({"Fn::GetAtt": [bucket_id, "DomainName"]})
+    );
 }
 
 fn distribution(site: &Value, conditions: &BTreeMap<&str, bool>) -> Value {
@@ -205,12 +232,22 @@ fn pages_carry_the_producers_and_assets_keep_their_cache() {
         assert_eq!(page["CachePolicyId"], CACHING_DISABLED, "{page}");
         let lambda = &page["LambdaFunctionAssociations"][0];
         assert_eq!(lambda["EventType"], "origin-response");
-        assert_eq!(lambda["LambdaFunctionARN"], json!({"Ref": "EdgeFunctionVersionArn"}));
-        assert_eq!(page["RealtimeLogConfigArn"], json!({"Ref": "RealtimeLogConfigArn"}));
+        assert_eq!(
+            lambda["LambdaFunctionARN"],
+            json!({"Ref": "EdgeFunctionVersionArn"})
+        );
+        assert_eq!(
+            page["RealtimeLogConfigArn"],
+            json!({"Ref": "RealtimeLogConfigArn"})
+        );
     }
     let asset = &behaviours[2];
     assert_eq!(asset["CachePolicyId"], CACHING_OPTIMIZED);
-    for key in ["LambdaFunctionAssociations", "RealtimeLogConfigArn", "OriginRequestPolicyId"] {
+    for key in [
+        "LambdaFunctionAssociations",
+        "RealtimeLogConfigArn",
+        "OriginRequestPolicyId",
+    ] {
         assert!(asset.get(key).is_none(), "the asset behaviour has {key}");
     }
     assert_eq!(all["Logging"]["Prefix"], LOG_PREFIX);
@@ -226,14 +263,17 @@ fn pages_carry_the_producers_and_assets_keep_their_cache() {
         ..Options::default()
     };
     let other = render(&sources(), &options).unwrap().site;
-    let patterns: Vec<Value> = distribution(&other, &conditions(false, false, false))
-        ["CacheBehaviors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["PathPattern"].clone())
-        .collect();
-    assert_eq!(patterns, [json!("*.html"), json!("*.php"), json!(ASSET_PATTERN)]);
+    let patterns: Vec<Value> =
+        distribution(&other, &conditions(false, false, false))["CacheBehaviors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["PathPattern"].clone())
+            .collect();
+    assert_eq!(
+        patterns,
+        [json!("*.html"), json!("*.php"), json!(ASSET_PATTERN)]
+    );
 }
 
 #[test]
@@ -243,21 +283,39 @@ fn the_site_bucket_is_private_behind_origin_access_control() {
     let origin = &d["Origins"][0];
     assert_eq!(origin["S3OriginConfig"]["OriginAccessIdentity"], "");
     let (oac_id, oac) = only(&site, "AWS::CloudFront::OriginAccessControl");
-    assert_eq!(origin["OriginAccessControlId"], json!({"Fn::GetAtt": [oac_id, "Id"]}));
-    assert_eq!(oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"], "always");
+    assert_eq!(
+        origin["OriginAccessControlId"],
+        json!({"Fn::GetAtt": [oac_id, "Id"]})
+    );
+    assert_eq!(
+        oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"],
+        "always"
+    );
     assert_eq!(d["DefaultRootObject"], "index.html");
     assert_eq!(d["HttpVersion"], "http2and3");
-    assert_eq!(d["DefaultCacheBehavior"]["ViewerProtocolPolicy"], "redirect-to-https");
-    assert_eq!(d["ViewerCertificate"], json!({"CloudFrontDefaultCertificate": true}));
+    assert_eq!(
+        d["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
+        "redirect-to-https"
+    );
+    assert_eq!(
+        d["ViewerCertificate"],
+        json!({"CloudFrontDefaultCertificate": true})
+    );
     assert!(d.get("Aliases").is_none());
     let (_, policy) = only(&site, "AWS::S3::BucketPolicy");
     let read = &policy["Properties"]["PolicyDocument"]["Statement"][0];
-    assert_eq!(read["Principal"], json!({"Service": "cloudfront.amazonaws.com"}));
+    assert_eq!(
+        read["Principal"],
+        json!({"Service": "cloudfront.amazonaws.com"})
+    );
     assert_eq!(read["Action"], "s3:GetObject");
     let source = read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
         .as_str()
         .unwrap();
-    assert!(source.ends_with(":distribution/${Distribution}"), "{source}");
+    assert!(
+        source.ends_with(":distribution/${Distribution}"),
+        "{source}"
+    );
     let (_, bucket) = only(&site, "AWS::S3::Bucket");
     assert_eq!(
         bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
@@ -265,8 +323,14 @@ fn the_site_bucket_is_private_behind_origin_access_control() {
     );
     // The index rewrite runs before the cache on every behaviour.
     let (fn_id, function) = only(&site, "AWS::CloudFront::Function");
-    assert_eq!(function["Properties"]["FunctionConfig"]["Runtime"], "cloudfront-js-2.0");
-    assert_eq!(function["Properties"]["FunctionCode"], tally_deploy::INDEX_FUNCTION_CODE);
+    assert_eq!(
+        function["Properties"]["FunctionConfig"]["Runtime"],
+        "cloudfront-js-2.0"
+    );
+    assert_eq!(
+        function["Properties"]["FunctionCode"],
+        tally_deploy::INDEX_FUNCTION_CODE
+    );
     let behaviours = d["CacheBehaviors"].as_array().unwrap();
     for b in behaviours.iter().chain([&d["DefaultCacheBehavior"]]) {
         assert_eq!(
@@ -284,7 +348,10 @@ fn aliases_come_with_their_certificate() {
         ..Options::default()
     };
     let site = render(&sources(), &options).unwrap().site;
-    assert_eq!(site["Parameters"]["Aliases"]["Default"], "www.example.com,example.com");
+    assert_eq!(
+        site["Parameters"]["Aliases"]["Default"],
+        "www.example.com,example.com"
+    );
     let mut with_certificate = conditions(false, false, false);
     with_certificate.insert("HasCertificate", true);
     let d = distribution(&site, &with_certificate);

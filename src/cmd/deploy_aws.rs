@@ -90,7 +90,9 @@ pub(crate) fn preflight() -> anyhow::Result<()> {
 pub(crate) const COUNTERS: (&str, &str, &str) = ("counters", "tally-counters", "counters-lambda");
 
 /// The Lambda a log producer runs, as [`COUNTERS`]; the edge producer's is built otherwise.
-pub(crate) fn producer_lambda(producer: Producer) -> Option<(&'static str, &'static str, &'static str)> {
+pub(crate) fn producer_lambda(
+    producer: Producer,
+) -> Option<(&'static str, &'static str, &'static str)> {
     match producer {
         Producer::RealtimeLogs => Some((
             "realtime-lambda",
@@ -109,7 +111,14 @@ pub(crate) fn producer_lambda(producer: Producer) -> Option<(&'static str, &'sta
 /// Builds `bin` of `package` the cargo-lambda way and returns its zip.
 pub(crate) fn build_lambda(dir: &Path, package: &str, bin: &str) -> anyhow::Result<Vec<u8>> {
     let status = Command::new("cargo")
-        .args(["lambda", "build", "--release", "--arm64", "--output-format", "zip"])
+        .args([
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "--output-format",
+            "zip",
+        ])
         .args(["--package", package, "--bin", bin, "--lambda-dir"])
         .arg(dir)
         .stdout(Stdio::from(std::io::stderr()))
@@ -299,4 +308,3 @@ pub(crate) async fn config(region: Option<&str>) -> aws_config::SdkConfig {
     }
     loader.load().await
 }
-

@@ -11,7 +11,9 @@ use serde_json::Value;
 
 mod producers;
 
-pub use producers::{Comparison, Design, ProducerTraffic, compare, producer_lines, render_comparison};
+pub use producers::{
+    Comparison, Design, ProducerTraffic, compare, producer_lines, render_comparison,
+};
 
 /// The committed price table.
 pub const PRICES: &str = include_str!("../../prices.json");

@@ -112,8 +112,13 @@ pub(crate) fn render(sources: &Sources, _options: &Options) -> Value {
             timeout_s: 60,
             environment: json!({"TALLY_REALTIME_FIELDS": sources.realtime_fields.join(",")}),
             statements: vec![allow(
-                &["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                  "kinesis:GetShardIterator", "kinesis:ListShards"],
+                &[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
                 get_att(STREAM, "Arn"),
             )],
         },

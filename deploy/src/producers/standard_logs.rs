@@ -110,7 +110,9 @@ pub(crate) fn render(_sources: &Sources, _options: &Options) -> Value {
             environment: json!({"TALLY_LOG_FORMAT": "auto"}),
             statements: vec![allow(
                 &["s3:GetObject"],
-                sub(&format!("arn:${{AWS::Partition}}:s3:::{BUCKET_NAME}/{LOG_PREFIX}*")),
+                sub(&format!(
+                    "arn:${{AWS::Partition}}:s3:::{BUCKET_NAME}/{LOG_PREFIX}*"
+                )),
             )],
         },
         &mut r,

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 pub use behaviours::{ASSET_PATTERN, CACHING_DISABLED, CACHING_OPTIMIZED};
 
 use crate::cfn::{
-    bucket_encryption, get_att, if_else, not_empty, only_if, public_access_blocked, reference,
-    sub, template, tls_only,
+    bucket_encryption, get_att, if_else, not_empty, only_if, public_access_blocked, reference, sub,
+    template, tls_only,
 };
 use crate::producers::FORWARDED_HEADERS;
 use crate::producers::standard_logs::LOG_PREFIX;
@@ -65,46 +65,55 @@ fn conditions() -> Value {
 }
 
 fn bucket(r: &mut Map<String, Value>) {
-    r.insert(BUCKET.into(), json!({
-        "Type": "AWS::S3::Bucket",
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "BucketEncryption": bucket_encryption(),
-            "PublicAccessBlockConfiguration": public_access_blocked(),
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-        }
-    }));
+    r.insert(
+        BUCKET.into(),
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketEncryption": bucket_encryption(),
+                "PublicAccessBlockConfiguration": public_access_blocked(),
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+            }
+        }),
+    );
     let from_distribution = json!({"StringEquals": {"AWS:SourceArn":
         sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}")}});
     // s3:ListBucket too, so that a missing page is a 404 (a view of nothing) rather than a 403.
-    r.insert("SiteBucketPolicy".into(), json!({
-        "Type": "AWS::S3::BucketPolicy",
-        "Properties": {
-            "Bucket": reference(BUCKET),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "CloudFrontReads", "Effect": "Allow",
-                 "Principal": {"Service": "cloudfront.amazonaws.com"},
-                 "Action": "s3:GetObject", "Resource": sub("${SiteBucket.Arn}/*"),
-                 "Condition": from_distribution},
-                {"Sid": "CloudFrontLists", "Effect": "Allow",
-                 "Principal": {"Service": "cloudfront.amazonaws.com"},
-                 "Action": "s3:ListBucket", "Resource": get_att(BUCKET, "Arn"),
-                 "Condition": from_distribution},
-                tls_only(get_att(BUCKET, "Arn"), sub("${SiteBucket.Arn}/*"))
-            ]}
-        }
-    }));
-    r.insert("SiteOriginAccessControl".into(), json!({
-        "Type": "AWS::CloudFront::OriginAccessControl",
-        "Properties": {"OriginAccessControlConfig": {
-            "Name": sub("${AWS::StackName}-site"),
-            "Description": "the distribution reads the private site bucket, signed",
-            "OriginAccessControlOriginType": "s3",
-            "SigningBehavior": "always",
-            "SigningProtocol": "sigv4"
-        }}
-    }));
+    r.insert(
+        "SiteBucketPolicy".into(),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference(BUCKET),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "CloudFrontReads", "Effect": "Allow",
+                     "Principal": {"Service": "cloudfront.amazonaws.com"},
+                     "Action": "s3:GetObject", "Resource": sub("${SiteBucket.Arn}/*"),
+                     "Condition": from_distribution},
+                    {"Sid": "CloudFrontLists", "Effect": "Allow",
+                     "Principal": {"Service": "cloudfront.amazonaws.com"},
+                     "Action": "s3:ListBucket", "Resource": get_att(BUCKET, "Arn"),
+                     "Condition": from_distribution},
+                    tls_only(get_att(BUCKET, "Arn"), sub("${SiteBucket.Arn}/*"))
+                ]}
+            }
+        }),
+    );
+    r.insert(
+        "SiteOriginAccessControl".into(),
+        json!({
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {"OriginAccessControlConfig": {
+                "Name": sub("${AWS::StackName}-site"),
+                "Description": "the distribution reads the private site bucket, signed",
+                "OriginAccessControlOriginType": "s3",
+                "SigningBehavior": "always",
+                "SigningProtocol": "sigv4"
+            }}
+        }),
+    );
 }
 
 fn functions(r: &mut Map<String, Value>) {
@@ -117,17 +126,20 @@ fn functions(r: &mut Map<String, Value>) {
             "FunctionConfig": {"Comment": "/dir/ -> /dir/index.html, /dir -> 301 /dir/", "Runtime": "cloudfront-js-2.0"}
         }
     }));
-    r.insert(VIEWER_HEADERS.into(), json!({
-        "Type": "AWS::CloudFront::OriginRequestPolicy",
-        "Condition": HAS_EDGE,
-        "Properties": {"OriginRequestPolicyConfig": {
-            "Name": sub("${AWS::StackName}-viewer-headers"),
-            "Comment": "the viewer headers the tally edge function reads",
-            "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": FORWARDED_HEADERS},
-            "CookiesConfig": {"CookieBehavior": "none"},
-            "QueryStringsConfig": {"QueryStringBehavior": "all"}
-        }}
-    }));
+    r.insert(
+        VIEWER_HEADERS.into(),
+        json!({
+            "Type": "AWS::CloudFront::OriginRequestPolicy",
+            "Condition": HAS_EDGE,
+            "Properties": {"OriginRequestPolicyConfig": {
+                "Name": sub("${AWS::StackName}-viewer-headers"),
+                "Comment": "the viewer headers the tally edge function reads",
+                "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": FORWARDED_HEADERS},
+                "CookiesConfig": {"CookieBehavior": "none"},
+                "QueryStringsConfig": {"QueryStringBehavior": "all"}
+            }}
+        }),
+    );
 }
 
 fn distribution(options: &Options, r: &mut Map<String, Value>) {
@@ -137,31 +149,34 @@ fn distribution(options: &Options, r: &mut Map<String, Value>) {
                "MinimumProtocolVersion": "TLSv1.2_2021"}),
         json!({"CloudFrontDefaultCertificate": true}),
     );
-    r.insert(DISTRIBUTION.into(), json!({
-        "Type": "AWS::CloudFront::Distribution",
-        "Properties": {"DistributionConfig": {
-            "Enabled": true,
-            "Comment": sub("${AWS::StackName}: site with tally page views"),
-            "HttpVersion": "http2and3",
-            "IPV6Enabled": true,
-            "DefaultRootObject": "index.html",
-            "Aliases": only_if(HAS_CERTIFICATE, reference("Aliases")),
-            "ViewerCertificate": certificate,
-            "Origins": [{
-                "Id": behaviours::ORIGIN,
-                "DomainName": get_att(BUCKET, "RegionalDomainName"),
-                "S3OriginConfig": {"OriginAccessIdentity": ""},
-                "OriginAccessControlId": get_att("SiteOriginAccessControl", "Id")
-            }],
-            "DefaultCacheBehavior": behaviours::page(None),
-            "CacheBehaviors": behaviours::ordered(&options.page_extensions),
-            "Logging": only_if(HAS_STANDARD, json!({
-                "Bucket": reference("LogBucketDomainName"),
-                "Prefix": LOG_PREFIX,
-                "IncludeCookies": false
-            }))
-        }}
-    }));
+    r.insert(
+        DISTRIBUTION.into(),
+        json!({
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {"DistributionConfig": {
+                "Enabled": true,
+                "Comment": sub("${AWS::StackName}: site with tally page views"),
+                "HttpVersion": "http2and3",
+                "IPV6Enabled": true,
+                "DefaultRootObject": "index.html",
+                "Aliases": only_if(HAS_CERTIFICATE, reference("Aliases")),
+                "ViewerCertificate": certificate,
+                "Origins": [{
+                    "Id": behaviours::ORIGIN,
+                    "DomainName": get_att(BUCKET, "RegionalDomainName"),
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": get_att("SiteOriginAccessControl", "Id")
+                }],
+                "DefaultCacheBehavior": behaviours::page(None),
+                "CacheBehaviors": behaviours::ordered(&options.page_extensions),
+                "Logging": only_if(HAS_STANDARD, json!({
+                    "Bucket": reference("LogBucketDomainName"),
+                    "Prefix": LOG_PREFIX,
+                    "IncludeCookies": false
+                }))
+            }}
+        }),
+    );
 }
 
 /// The site template.
