@@ -122,7 +122,7 @@ pub(crate) struct LambdaSpec<'a> {
 pub(crate) fn log_producer_lambda(spec: LambdaSpec<'_>, r: &mut Map<String, Value>) {
     r.insert(
         FAILURE_QUEUE.into(),
-        queue("log producer failures: records that are never views, events Lambda gave up on"),
+        queue("log producer failures: records that are never views and events Lambda gave up on"),
     );
     r.insert(
         LOG_GROUP.into(),
