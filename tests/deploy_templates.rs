@@ -435,8 +435,8 @@ fn producer_costs_at_a_million_views_match_a_hand_computation() {
     };
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1.0);
     // Defaults: 10 requests a view, 1.5 of them on page behaviours; 50 ms / 128 MB edge
-    // function; CloudFront Functions on every request: 1e7 × $0.10/M = $1.00.
-    let functions = 1e7 * 0.10 / 1e6;
+    // function; the CloudFront Function on (at most) every page request: 1.5e6 × $0.10/M = $0.15.
+    let functions = 1.5e6 * 0.10 / 1e6;
     // Seed: the function and an origin fetch on every request: 1e7 × $0.60/M = $6.00,
     // 1e7 × 0.05 s × 0.125 GB = 62,500 GB-s × $0.00005001 = $3.125625, 1e7 GETs × $0.0004/1,000
     // = $4.00; 13.125625 in all.
@@ -455,7 +455,7 @@ fn producer_costs_at_a_million_views_match_a_hand_computation() {
     // PUT payload units × $0.014/M = 0.021; batches: 1.5e6 / 100 = 15,000 full, but a 5 s window
     // over 2,592,000 s closes 518,400 times with records in it: 518,400 × $0.20/M = 0.10368;
     // duration (518,400 × 100 ms + 1e6 × 2 ms) = 53,840 s × 0.125 GB = 6,730 GB-s ×
-    // $0.0000133334 = 0.0897337820; failures 150 × $0.40/M = 0.00006; functions 1.00.
+    // $0.0000133334 = 0.0897337820; failures 150 × $0.40/M = 0.00006; functions 0.15.
     let realtime =
         0.015 + 10.80 + 0.021 + 0.10368 + 6_730.0 * 0.000_013_333_4 + 0.00006 + functions;
     assert!(

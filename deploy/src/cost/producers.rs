@@ -268,9 +268,10 @@ pub fn producer_lines(
         Design::StandardLogs => standard_lines(&mut l, views, p)?,
     }
     if design != Design::Seed {
+        // On the default behaviour: the page requests without an extension, at most.
         l.add(
             "CloudFront Functions (index rewrite)",
-            views * p.requests_per_view,
+            views * p.page_requests_per_view,
             "invocations",
             "cloudfront_functions",
         )?;
