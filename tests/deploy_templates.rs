@@ -51,6 +51,61 @@ fn the_default_options_are_the_command_lines() {
     assert_eq!(options(&args), Options::default());
 }
 
+#[test]
+fn bad_deploy_arguments_are_refused_before_anything_runs() {
+    use clap::Parser;
+    let parse = |args: &[&str]| tally::cmd::Cli::try_parse_from(args);
+    let deploy = |args: &[&str]| match parse(args).unwrap().command {
+        tally::cmd::Command::Deploy(args) => args,
+        _ => panic!("not a deploy command"),
+    };
+    // An alias without its certificate, an unknown producer.
+    assert!(parse(&["tally", "deploy", "--alias", "www.example.com"]).is_err());
+    let err = parse(&["tally", "deploy", "--producer", "pixel"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("realtime-logs, standard-logs or edge"),
+        "{err}"
+    );
+    // Several producers, the default one otherwise.
+    let args = deploy(&[
+        "tally",
+        "deploy",
+        "--producer",
+        "edge",
+        "--producer",
+        "standard-logs",
+    ]);
+    assert_eq!(
+        args.producers,
+        [
+            tally_deploy::Producer::Edge,
+            tally_deploy::Producer::StandardLogs
+        ]
+    );
+    assert_eq!(
+        deploy(&["tally", "deploy"]).producers,
+        [tally_deploy::Producer::RealtimeLogs]
+    );
+    // A certificate outside us-east-1, a prefix no bucket name takes.
+    let args = deploy(&[
+        "tally",
+        "deploy",
+        "--alias",
+        "www.example.com",
+        "--certificate-arn",
+        "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+    ]);
+    let err = tally::cmd::deploy::check_args(&args)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("us-east-1"), "{err}");
+    let args = deploy(&["tally", "deploy", "--stack-prefix", "Tally"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_err());
+    assert!(tally::cmd::deploy::check_args(&deploy(&["tally", "deploy"])).is_ok());
+}
+
 /// Runs cfn-lint (pinned, installed by ./tests/run, found through TALLY_CFN_LINT) on `files`.
 fn cfn_lint(files: &[PathBuf]) -> std::process::Output {
     let cfn_lint = std::env::var("TALLY_CFN_LINT").unwrap_or_else(|_| {
