@@ -26,7 +26,8 @@ fn templates() -> Templates {
 #[test]
 fn committed_files_are_what_tally_deploy_renders() {
     let files = rendered_files(&sources().unwrap(), &Options::default()).unwrap();
-    assert_eq!(files.len(), 3);
+    // pipeline, realtime-logs, standard-logs, edge, site, and the dashboard.
+    assert_eq!(files.len(), 6);
     for (path, text) in files {
         let committed_path = root().join("deploy").join(&path);
         let committed = fs::read_to_string(&committed_path).unwrap_or_default();
@@ -48,6 +49,61 @@ fn the_default_options_are_the_command_lines() {
         panic!("not a deploy command")
     };
     assert_eq!(options(&args), Options::default());
+}
+
+#[test]
+fn bad_deploy_arguments_are_refused_before_anything_runs() {
+    use clap::Parser;
+    let parse = |args: &[&str]| tally::cmd::Cli::try_parse_from(args);
+    let deploy = |args: &[&str]| match parse(args).unwrap().command {
+        tally::cmd::Command::Deploy(args) => args,
+        _ => panic!("not a deploy command"),
+    };
+    // An alias without its certificate, an unknown producer.
+    assert!(parse(&["tally", "deploy", "--alias", "www.example.com"]).is_err());
+    let err = parse(&["tally", "deploy", "--producer", "pixel"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("realtime-logs, standard-logs or edge"),
+        "{err}"
+    );
+    // Several producers, the default one otherwise.
+    let args = deploy(&[
+        "tally",
+        "deploy",
+        "--producer",
+        "edge",
+        "--producer",
+        "standard-logs",
+    ]);
+    assert_eq!(
+        args.producers,
+        [
+            tally_deploy::Producer::Edge,
+            tally_deploy::Producer::StandardLogs
+        ]
+    );
+    assert_eq!(
+        deploy(&["tally", "deploy"]).producers,
+        [tally_deploy::Producer::RealtimeLogs]
+    );
+    // A certificate outside us-east-1, a prefix no bucket name takes.
+    let args = deploy(&[
+        "tally",
+        "deploy",
+        "--alias",
+        "www.example.com",
+        "--certificate-arn",
+        "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+    ]);
+    let err = tally::cmd::deploy::check_args(&args)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("us-east-1"), "{err}");
+    let args = deploy(&["tally", "deploy", "--stack-prefix", "Tally"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_err());
+    assert!(tally::cmd::deploy::check_args(&deploy(&["tally", "deploy"])).is_ok());
 }
 
 /// Runs cfn-lint (pinned, installed by ./tests/run, found through TALLY_CFN_LINT) on `files`.
@@ -73,19 +129,22 @@ fn cfn_lint_passes_every_template() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 2, "no templates in {}", dir.display());
-    // The variant with a distribution too.
+    assert!(files.len() >= 5, "no templates in {}", dir.display());
+    // The site with aliases and a certificate too.
     let tmp = tempfile::tempdir().unwrap();
-    let with_cloudfront = Options {
-        origin_domain: "site.example.com".into(),
+    let with_certificate = Options {
+        aliases: vec!["www.example.com".into()],
+        certificate_arn:
+            "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-def012345678"
+                .into(),
         ..Options::default()
     };
-    let edge = tally_deploy::render(&sources().unwrap(), &with_cloudfront)
+    let site = tally_deploy::render(&sources().unwrap(), &with_certificate)
         .unwrap()
-        .edge;
-    let edge_path = tmp.path().join("edge-with-cloudfront.json");
-    fs::write(&edge_path, tally_deploy::to_file_text(&edge)).unwrap();
-    files.push(edge_path);
+        .site;
+    let site_path = tmp.path().join("site-with-certificate.json");
+    fs::write(&site_path, tally_deploy::to_file_text(&site)).unwrap();
+    files.push(site_path);
 
     let out = cfn_lint(&files);
     assert!(
@@ -118,8 +177,10 @@ fn cfn_lint_catches_a_broken_template() {
 #[test]
 fn iam_is_least_privilege() {
     let t = templates();
-    for (name, template) in [("pipeline", &t.pipeline), ("edge", &t.edge)] {
+    for (name, template) in t.all() {
         let problems = lint::iam(template);
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+        let problems = lint::permissions(template);
         assert!(problems.is_empty(), "{name}: {problems:?}");
     }
     // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN.
@@ -417,6 +478,53 @@ fn cost_of_a_million_views_matches_a_hand_computation() {
 }
 
 #[test]
+fn producer_costs_at_a_million_views_match_a_hand_computation() {
+    let prices = Prices::committed().unwrap();
+    let c = tally::cmd::cost::comparison(&prices, &[1_000_000], 400).unwrap();
+    let cost = |design: cost::Design| {
+        c.producers
+            .iter()
+            .find(|(d, _)| *d == design)
+            .map(|(_, v)| v[0])
+            .unwrap()
+    };
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.max(1.0);
+    // Defaults: 10 requests a view, 1.5 of them on page behaviours; 50 ms / 128 MB edge
+    // function; the CloudFront Function on (at most) every page request: 1.5e6 × $0.10/M = $0.15.
+    let functions = 1.5e6 * 0.10 / 1e6;
+    // Seed: the function and an origin fetch on every request: 1e7 × $0.60/M = $6.00,
+    // 1e7 × 0.05 s × 0.125 GB = 62,500 GB-s × $0.00005001 = $3.125625, 1e7 GETs × $0.0004/1,000
+    // = $4.00; 13.125625 in all.
+    assert!(
+        close(cost(cost::Design::Seed), 13.125625),
+        "{}",
+        cost(cost::Design::Seed)
+    );
+    // Edge: the same for the 1.5e6 page requests only, plus the functions:
+    // 0.90 + 0.46884375 + 0.60 + 1.00 = 2.96884375.
+    assert!(close(
+        cost(cost::Design::Edge),
+        0.90 + 0.468_843_75 + 0.60 + functions
+    ));
+    // Real-time: 1.5e6 log lines × $0.01/M = 0.015; 720 shard-hours × $0.015 = 10.80; 1.5e6
+    // PUT payload units × $0.014/M = 0.021; batches: 1.5e6 / 100 = 15,000 full, but a 5 s window
+    // over 2,592,000 s closes 518,400 times with records in it: 518,400 × $0.20/M = 0.10368;
+    // duration (518,400 × 100 ms + 1e6 × 2 ms) = 53,840 s × 0.125 GB = 6,730 GB-s ×
+    // $0.0000133334 = 0.0897337820; failures 150 × $0.40/M = 0.00006; functions 0.15.
+    let realtime =
+        0.015 + 10.80 + 0.021 + 0.10368 + 6_730.0 * 0.000_013_333_4 + 0.00006 + functions;
+    assert!(
+        close(cost(cost::Design::RealtimeLogs), realtime),
+        "{}",
+        cost(cost::Design::RealtimeLogs)
+    );
+    // The pipeline after any producer: the pipeline's estimate without its Lambda@Edge lines.
+    let traffic = tally::cmd::cost::traffic(1_000_000, 400).unwrap();
+    let e = cost::estimate(&prices, &traffic).unwrap();
+    assert!(close(c.pipeline[0], e.total - 0.60 - 6_250.0 * 0.00005001));
+}
+
+#[test]
 fn prices_are_dated_and_sourced() {
     let prices = Prices::committed().unwrap();
     assert_eq!(prices.date.len(), 10, "date as YYYY-MM-DD");
@@ -447,9 +555,21 @@ fn tally_cost_prints_every_component() {
         "Athena scans",
         "DynamoDB writes",
         "Standard workflow",
+        "seed: edge, caching disabled",
+        "realtime-logs",
+        "standard-logs",
+        "pipeline after the producer",
     ] {
         assert!(text.contains(part), "no {part:?} in:\n{text}");
     }
+    // Without a traffic: each producer at four.
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("cost")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("100,000,000"), "{text}");
 }
 
 #[test]
@@ -467,7 +587,10 @@ fn dry_run_writes_the_files() {
     );
     for f in [
         "templates/pipeline.json",
+        "templates/realtime-logs.json",
+        "templates/standard-logs.json",
         "templates/edge.json",
+        "templates/site.json",
         "grafana/tally.json",
     ] {
         let written = fs::read_to_string(tmp.path().join(f)).unwrap();

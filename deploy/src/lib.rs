@@ -1,29 +1,38 @@
 //! Tally on AWS: infrastructure as code, generated from the same definitions local mode runs.
 //!
 //! - [`render`] turns the [`Sources`] (every consumer's declaration, the enrichment state
-//!   machine, the Glue table, the named queries, the registry schema, the archive's layout) into
-//!   two CloudFormation templates: the **pipeline** stack (home region) and the **edge** stack
-//!   (us-east-1, Lambda@Edge). Rules and targets come from the declarations, never by hand.
-//! - [`lint`] checks rendered templates: over-broad IAM ([`lint::iam`]) and the archive's
-//!   Firehose configuration against the local writer's layout ([`lint::firehose`]).
+//!   machine, the Glue table, the named queries, the registry schema, the archive's layout, the
+//!   real-time log fields) into CloudFormation templates: the **pipeline** stack (home region),
+//!   one stack per [`Producer`] (real-time logs and standard logs in the home region, the edge
+//!   in us-east-1) and the **site** stack (us-east-1: the distribution the producers share).
+//!   Rules and targets come from the declarations, never by hand.
+//! - [`lint`] checks rendered templates: over-broad IAM ([`lint::iam`]), Lambda permissions
+//!   without a source ([`lint::permissions`]) and the archive's Firehose configuration against
+//!   the local writer's layout ([`lint::firehose`]).
 //! - [`grafana`] generates a dashboard for the Athena data source from the named queries.
-//! - [`cost`] prices a month of traffic from `prices.json`.
+//! - [`cost`] prices a month of traffic from `prices.json`, and each producer beside the seed's
+//!   design.
 //!
 //! The crate does no I/O: callers read files and pass their contents in.
 
+mod cfn;
 pub mod cost;
-mod edge;
 pub mod grafana;
 pub mod lint;
 mod names;
 mod pipeline;
+mod producers;
 mod rules;
+mod site;
 
 use serde_json::Value;
 use tally_archive::Layout;
 use tally_consumer::Declaration;
 
 pub use names::{logical_id, rule_logical_id};
+pub use producers::standard_logs::{EXPIRATION_DAYS as LOG_EXPIRATION_DAYS, LOG_PREFIX};
+pub use producers::{FORWARDED_HEADERS, Producer, UnknownProducer};
+pub use site::{ASSET_PATTERN, CACHING_DISABLED, CACHING_OPTIMIZED, INDEX_FUNCTION_CODE};
 
 /// The command that regenerates the committed templates and dashboards, from the repository root.
 pub const REGENERATE_COMMAND: &str = "cargo run -- deploy --dry-run --out deploy";
@@ -52,6 +61,9 @@ pub struct Sources {
     pub registry_schema: String,
     /// The archive's key layout and buffering: the local writer's, which is the reference.
     pub archive: ArchiveSpec,
+    /// The real-time log configuration's fields, in order (`tally_logs::REALTIME_FIELDS`): its
+    /// `Fields`, and the list the real-time Lambda reads records by.
+    pub realtime_fields: Vec<String>,
 }
 
 /// The archive as the local writer lays it out.
@@ -89,27 +101,65 @@ impl ArchiveSpec {
 pub struct Options {
     /// How long archived events (S3 lifecycle) and the bus archive are kept, in days.
     pub retention_days: u32,
-    /// The origin of the optional CloudFront distribution; empty: no distribution.
-    pub origin_domain: String,
+    /// The extensions of pages (the edge configuration's `page_extensions`): one page behaviour
+    /// `*.{ext}` each, in the site's distribution.
+    pub page_extensions: Vec<String>,
+    /// The site's host names (the distribution's aliases); they need `certificate_arn`.
+    pub aliases: Vec<String>,
+    /// An ACM certificate in us-east-1 for the aliases; empty: none.
+    pub certificate_arn: String,
 }
 
 impl Default for Options {
-    /// 400 days of retention (a year and a month, for year-on-year views), no distribution.
+    /// 400 days of retention (a year and a month, for year-on-year views), the edge's default
+    /// page extensions, no aliases.
     fn default() -> Self {
         Options {
             retention_days: 400,
-            origin_domain: String::new(),
+            page_extensions: tally_edge::config::DEFAULT_PAGE_EXTENSIONS
+                .map(String::from)
+                .to_vec(),
+            aliases: Vec::new(),
+            certificate_arn: String::new(),
         }
     }
 }
 
-/// The two rendered templates.
+/// The rendered templates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Templates {
     /// The home-region stack: bus, enrichment, archive, Athena, counters, rules, registry.
     pub pipeline: Value,
-    /// The us-east-1 stack: the Lambda@Edge function (and optionally a distribution).
+    /// The home-region real-time log producer: stream, log configuration, Lambda.
+    pub realtime_logs: Value,
+    /// The home-region standard-log producer: log bucket, Lambda.
+    pub standard_logs: Value,
+    /// The us-east-1 edge producer: the Lambda@Edge function's version.
     pub edge: Value,
+    /// The us-east-1 site: the distribution, its bucket and the producers on its page behaviours.
+    pub site: Value,
+}
+
+impl Templates {
+    /// Every template with its name (its file is `templates/{name}.json`).
+    pub fn all(&self) -> [(&'static str, &Value); 5] {
+        [
+            ("pipeline", &self.pipeline),
+            (Producer::RealtimeLogs.name(), &self.realtime_logs),
+            (Producer::StandardLogs.name(), &self.standard_logs),
+            (Producer::Edge.name(), &self.edge),
+            ("site", &self.site),
+        ]
+    }
+
+    /// The template of `producer`.
+    pub fn producer(&self, producer: Producer) -> &Value {
+        match producer {
+            Producer::RealtimeLogs => &self.realtime_logs,
+            Producer::StandardLogs => &self.standard_logs,
+            Producer::Edge => &self.edge,
+        }
+    }
 }
 
 /// Why the templates cannot be rendered.
@@ -147,11 +197,20 @@ pub enum DeployError {
     },
 }
 
-/// Renders both templates.
+/// Renders every template.
 pub fn render(sources: &Sources, options: &Options) -> Result<Templates, DeployError> {
+    if let Err(e) = tally_logs::RealtimeFields::new(&sources.realtime_fields) {
+        return Err(DeployError::Source {
+            what: "real-time log fields",
+            message: e.to_string(),
+        });
+    }
     Ok(Templates {
         pipeline: pipeline::render(sources, options)?,
-        edge: edge::render(options),
+        realtime_logs: producers::realtime_logs::render(sources, options),
+        standard_logs: producers::standard_logs::render(sources, options),
+        edge: producers::edge::render(options),
+        site: site::render(sources, options),
     })
 }
 

@@ -4,6 +4,9 @@
 //!   resource except for actions AWS only grants that way ([`STAR_RESOURCE_ACTIONS`]). `Deny`
 //!   statements only take permissions away and are not checked; `NotAction`, `NotResource` and
 //!   managed policies (which this check cannot see into) are refused.
+//! - [`permissions`]: every `AWS::Lambda::Permission` granted to a service names its source
+//!   (`SourceArn`), and, for S3, whose bucket ARNs hold no account, the account too
+//!   (`SourceAccount`): no other account's bucket or rule can invoke the function.
 //! - [`firehose`]: the archive's delivery stream writes what the local writer writes.
 
 use std::fmt;
@@ -118,6 +121,36 @@ pub fn iam(template: &Value) -> Vec<Problem> {
                     }
                 }
             }
+        }
+    }
+    problems
+}
+
+/// Lambda permissions that let a service invoke a function on anyone's behalf.
+pub fn permissions(template: &Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (id, resource) in resources(template) {
+        if resource["Type"] != "AWS::Lambda::Permission" {
+            continue;
+        }
+        let p = &resource["Properties"];
+        let principal = p["Principal"].as_str().unwrap_or_default();
+        if !principal.ends_with(".amazonaws.com") {
+            continue;
+        }
+        let mut problem = |message: String| {
+            problems.push(Problem {
+                resource: id.clone(),
+                message,
+            })
+        };
+        if p["SourceArn"].is_null() {
+            problem(format!(
+                "{principal} may invoke it from any source: set SourceArn"
+            ));
+        }
+        if principal == "s3.amazonaws.com" && p["SourceAccount"].is_null() {
+            problem("a bucket ARN names no account: set SourceAccount".into());
         }
     }
     problems

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::cfn::{get_att, policy, sub, trust};
 use crate::names::logical_id;
 use crate::rules::{self, Known};
 use crate::{DeployError, Options, Sources};
@@ -35,40 +36,6 @@ pub const LOG_DELIVERY_ACTIONS: [&str; 8] = [
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 ];
-
-fn sub(text: &str) -> Value {
-    json!({"Fn::Sub": text})
-}
-
-fn get_att(id: &str, attribute: &str) -> Value {
-    json!({"Fn::GetAtt": [id, attribute]})
-}
-
-/// A trust policy for `service`, with the confused-deputy condition that service documents
-/// (`aws:SourceAccount` for Step Functions, `sts:ExternalId` = the account for Firehose; none for
-/// Lambda execution roles, which get no such condition from Lambda).
-fn trust(service: &str) -> Value {
-    let mut statement = json!({
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole"
-    });
-    let account = json!({"Ref": "AWS::AccountId"});
-    match service {
-        "states.amazonaws.com" => {
-            statement["Condition"] = json!({"StringEquals": {"aws:SourceAccount": account}});
-        }
-        "firehose.amazonaws.com" => {
-            statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": account}});
-        }
-        _ => {}
-    }
-    json!({"Version": "2012-10-17", "Statement": [statement]})
-}
-
-fn policy(name: &str, statements: Value) -> Value {
-    json!({"PolicyName": name, "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}})
-}
 
 /// `${Name}` placeholders of the Glue table other than `${ArchiveBucket}` (the projection's
 /// `${year}`…) escaped for `Fn::Sub`; strings with a placeholder wrapped in `Fn::Sub`.

@@ -35,6 +35,7 @@ fn sources(extra: Vec<Declaration>) -> Sources {
         named_queries: vec![],
         registry_schema: "{}".into(),
         archive: ArchiveSpec::from_config(&ArchiveConfig::new("")),
+        realtime_fields: tally_logs::REALTIME_FIELDS.map(String::from).to_vec(),
     }
 }
 
@@ -213,6 +214,4 @@ fn the_retention_parameter_drives_the_lifecycle_and_the_bus_archive() {
         t.pipeline["Resources"]["EventBusArchive"]["Properties"]["RetentionDays"],
         json!({"Ref": "RetentionDays"})
     );
-    // No distribution unless asked for.
-    assert_eq!(t.edge["Parameters"]["OriginDomainName"]["Default"], "");
 }

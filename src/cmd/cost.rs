@@ -1,4 +1,5 @@
-//! `tally cost`: the monthly AWS cost of the deployment for a traffic.
+//! `tally cost`: the monthly AWS cost of the deployment for a traffic, and of each producer
+//! beside the seed's design.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,14 +8,15 @@ use anyhow::Context;
 use clap::Args;
 use tally_archive::ArchiveConfig;
 use tally_deploy::ArchiveSpec;
-use tally_deploy::cost::{self, Prices, Traffic};
+use tally_deploy::cost::{self, Prices, ProducerTraffic, Traffic};
 
 /// `tally cost` arguments.
 #[derive(Debug, Args)]
 pub struct CostArgs {
-    /// Page views a month.
+    /// Page views a month: the pipeline component by component, then each producer. Without
+    /// it, each producer at 100 K, 1 M, 10 M and 100 M views.
     #[arg(long)]
-    pub views_per_month: u64,
+    pub views_per_month: Option<u64>,
     /// Days archived events are kept.
     #[arg(long, default_value_t = 400)]
     pub retention_days: u32,
@@ -41,6 +43,31 @@ pub fn traffic(views_per_month: u64, retention_days: u32) -> anyhow::Result<Traf
     Ok(traffic)
 }
 
+/// The traffics `tally cost` compares the producers at.
+pub const COMPARED: [u64; 4] = [100_000, 1_000_000, 10_000_000, 100_000_000];
+
+/// Every producer's cost at each of `views`, with this deployment's traffic model and the
+/// default producer assumptions ([`ProducerTraffic::default`]).
+pub fn comparison(
+    prices: &Prices,
+    views: &[u64],
+    retention_days: u32,
+) -> anyhow::Result<cost::Comparison> {
+    let base = traffic(0, retention_days)?;
+    #[allow(clippy::cast_precision_loss)]
+    let volumes: Vec<f64> = views.iter().map(|v| *v as f64).collect();
+    let model = |n: f64| Traffic {
+        views_per_month: n,
+        ..base.clone()
+    };
+    Ok(cost::compare(
+        prices,
+        &volumes,
+        model,
+        &ProducerTraffic::default(),
+    )?)
+}
+
 /// Runs `tally cost`.
 pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
     let prices = match &args.prices {
@@ -51,8 +78,16 @@ pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
         }
         None => Prices::committed()?,
     };
-    let traffic = traffic(args.views_per_month, args.retention_days)?;
-    let estimate = cost::estimate(&prices, &traffic)?;
-    print!("{}", cost::render(&prices, &traffic, &estimate));
+    let views: Vec<u64> = match args.views_per_month {
+        Some(n) => {
+            let traffic = traffic(n, args.retention_days)?;
+            let estimate = cost::estimate(&prices, &traffic)?;
+            println!("{}", cost::render(&prices, &traffic, &estimate));
+            vec![n]
+        }
+        None => COMPARED.to_vec(),
+    };
+    let comparison = comparison(&prices, &views, args.retention_days)?;
+    print!("{}", cost::render_comparison(&prices, &comparison));
     Ok(ExitCode::SUCCESS)
 }

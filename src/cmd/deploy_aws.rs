@@ -1,20 +1,24 @@
-//! `tally deploy` without `--dry-run`: build both packages, then deploy in order:
+//! `tally deploy` without `--dry-run`: build the packages, then deploy in order:
 //!
 //! 1. an artifacts stack per region (`{prefix}-artifacts`, one encrypted private bucket) for the
 //!    Lambda packages;
-//! 2. the counters Lambda (`cargo lambda build --release --arm64 --output-format zip`), uploaded
-//!    under its hash;
-//! 3. the pipeline stack `{prefix}` in the home region; its output `StateMachineArn` is baked
-//!    into the edge configuration;
-//! 4. the edge package (`tally edge package`), uploaded to the us-east-1 artifacts bucket;
-//! 5. the edge stack `{prefix}-edge` in us-east-1.
+//! 2. the counters Lambda and the chosen log producers' Lambdas (`cargo lambda build --release
+//!    --arm64 --output-format zip`), uploaded under their hash;
+//! 3. the pipeline stack `{prefix}` in the home region; its output `StateMachineArn` goes to
+//!    every producer;
+//! 4. the log producers' stacks `{prefix}-realtime-logs` and `{prefix}-standard-logs` in the home
+//!    region (the Lambdas start executions in their own region);
+//! 5. for the edge producer, its package (`tally edge package`, the state machine ARN and region
+//!    baked in) and the stack `{prefix}-edge` in us-east-1;
+//! 6. with `--with-cloudfront`, the site stack `{prefix}-site` in us-east-1, given the
+//!    producers' outputs.
 //!
 //! Every tool is looked for before anything is built or deployed.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -23,9 +27,8 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
-use tally_deploy::{Options, Sources};
+use tally_deploy::Producer;
 
-use super::deploy::{DeployArgs, render_checked};
 use crate::registry::error_text;
 
 /// Lambda@Edge functions live in us-east-1.
@@ -72,10 +75,10 @@ fn tool_works(program: &str, args: &[&str]) -> bool {
 }
 
 /// Checks the tools the build needs, naming what is missing.
-fn preflight() -> anyhow::Result<()> {
+pub(crate) fn preflight() -> anyhow::Result<()> {
     if !tool_works("cargo", &["lambda", "--version"]) {
         bail!(
-            "cargo-lambda not found: the counters Lambda is built with `cargo lambda build --release --arm64`; \
+            "cargo-lambda not found: the Lambdas are built with `cargo lambda build --release --arm64`; \
              install it (`pip install cargo-lambda`, or see cargo-lambda.info), with zig, and \
              `rustup target add aarch64-unknown-linux-gnu`"
         );
@@ -83,8 +86,30 @@ fn preflight() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the counters Lambda the cargo-lambda way and returns its zip.
-fn build_counters(dir: &Path) -> anyhow::Result<Vec<u8>> {
+/// The Lambdas built the cargo-lambda way: (package key prefix, package, binary).
+pub(crate) const COUNTERS: (&str, &str, &str) = ("counters", "tally-counters", "counters-lambda");
+
+/// The Lambda a log producer runs, as [`COUNTERS`]; the edge producer's is built otherwise.
+pub(crate) fn producer_lambda(
+    producer: Producer,
+) -> Option<(&'static str, &'static str, &'static str)> {
+    match producer {
+        Producer::RealtimeLogs => Some((
+            "realtime-lambda",
+            "tally-realtime-lambda",
+            "realtime-lambda",
+        )),
+        Producer::StandardLogs => Some((
+            "standard-logs-lambda",
+            "tally-standard-logs-lambda",
+            "standard-logs-lambda",
+        )),
+        Producer::Edge => None,
+    }
+}
+
+/// Builds `bin` of `package` the cargo-lambda way and returns its zip.
+pub(crate) fn build_lambda(dir: &Path, package: &str, bin: &str) -> anyhow::Result<Vec<u8>> {
     let status = Command::new("cargo")
         .args([
             "lambda",
@@ -93,27 +118,23 @@ fn build_counters(dir: &Path) -> anyhow::Result<Vec<u8>> {
             "--arm64",
             "--output-format",
             "zip",
-            "--package",
-            "tally-counters",
-            "--bin",
-            "counters-lambda",
-            "--lambda-dir",
         ])
+        .args(["--package", package, "--bin", bin, "--lambda-dir"])
         .arg(dir)
         .stdout(Stdio::from(std::io::stderr()))
         .status()
         .context("cannot run cargo lambda")?;
     if !status.success() {
         bail!(
-            "cargo lambda build failed for counters-lambda (needs the aarch64-unknown-linux-gnu target and zig)"
+            "cargo lambda build failed for {bin} (needs the aarch64-unknown-linux-gnu target and zig)"
         );
     }
-    let zip = dir.join("counters-lambda").join("bootstrap.zip");
+    let zip = dir.join(bin).join("bootstrap.zip");
     fs::read(&zip).with_context(|| format!("cargo lambda wrote no {}", zip.display()))
 }
 
 /// Builds the edge package with `config` through `tally edge package`.
-fn build_edge(config: &Value, dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn build_edge(config: &Value, dir: &Path) -> anyhow::Result<Vec<u8>> {
     let config_path = dir.join("edge-config.json");
     fs::write(&config_path, serde_json::to_string_pretty(config)?)?;
     let zip = dir.join("edge.zip");
@@ -276,121 +297,14 @@ pub async fn upload(s3: &S3, bucket: &str, key: &str, bytes: Vec<u8>) -> anyhow:
 }
 
 /// `{what}/{hash}.zip`: a new package gets a new key, so CloudFormation sees a change.
-fn package_key(what: &str, bytes: &[u8]) -> String {
+pub(crate) fn package_key(what: &str, bytes: &[u8]) -> String {
     format!("{what}/{}.zip", blake3::hash(bytes).to_hex())
 }
 
-async fn config(region: Option<&str>) -> aws_config::SdkConfig {
+pub(crate) async fn config(region: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     loader.load().await
-}
-
-/// Builds the packages and deploys the pipeline stack, then the edge stack.
-pub fn deploy(args: &DeployArgs, sources: &Sources, options: &Options) -> anyhow::Result<ExitCode> {
-    let edge_config_path = args.edge_config.as_ref().context(
-        "--edge-config is required to deploy: the site's edge configuration (see \
-         producers/edge-lambda/edge.example.json); tally deploy sets its state_machine_arn and region",
-    )?;
-    let text = fs::read_to_string(edge_config_path)
-        .with_context(|| format!("cannot read {}", edge_config_path.display()))?;
-    let mut edge_config: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", edge_config_path.display()))?;
-    tally_edge::EdgeConfig::from_json(&text)
-        .with_context(|| format!("{} is not a valid edge config", edge_config_path.display()))?;
-    let templates = render_checked(sources, options)?;
-    preflight()?;
-
-    let work: PathBuf = std::env::temp_dir().join(format!("tally-deploy-{}", std::process::id()));
-    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let counters_zip = build_counters(&work.join("lambda"))?;
-
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let poll = Duration::from_secs(5);
-    let prefix = &args.stack_prefix;
-    let result = rt.block_on(async {
-        let home = config(args.region.as_deref()).await;
-        let home_region = home
-            .region()
-            .map(ToString::to_string)
-            .context("no region: pass --region or configure the SDK's default region")?;
-        let (cfn, s3) = (Cfn::new(&home), S3::new(&home));
-
-        let artifacts = format!("{prefix}-artifacts");
-        let out = deploy_stack(&cfn, None, &artifacts, &artifacts_template(), &[], poll).await?;
-        let bucket = out
-            .get("BucketName")
-            .context("the artifacts stack has no BucketName")?
-            .clone();
-        let counters_key = package_key("counters", &counters_zip);
-        upload(&s3, &bucket, &counters_key, counters_zip.clone()).await?;
-
-        let outputs = deploy_stack(
-            &cfn,
-            Some((&s3, &bucket)),
-            prefix,
-            &templates.pipeline,
-            &[
-                ("RetentionDays", options.retention_days.to_string()),
-                // One Glue database per pipeline stack: its name, in Glue's alphabet.
-                ("GlueDatabaseName", prefix.to_lowercase().replace('-', "_")),
-                ("ArtifactBucket", bucket.clone()),
-                ("CountersCodeKey", counters_key),
-            ],
-            poll,
-        )
-        .await?;
-        let arn = outputs
-            .get("StateMachineArn")
-            .context("the pipeline stack has no StateMachineArn output")?
-            .clone();
-
-        edge_config["state_machine_arn"] = json!(arn);
-        edge_config["region"] = json!(home_region);
-        let edge_zip = build_edge(&edge_config, &work)?;
-
-        let edge = config(Some(EDGE_REGION)).await;
-        let (edge_cfn, edge_s3) = (Cfn::new(&edge), S3::new(&edge));
-        let edge_artifacts = format!("{prefix}-edge-artifacts");
-        let out = deploy_stack(
-            &edge_cfn,
-            None,
-            &edge_artifacts,
-            &artifacts_template(),
-            &[],
-            poll,
-        )
-        .await?;
-        let edge_bucket = out
-            .get("BucketName")
-            .context("the artifacts stack has no BucketName")?
-            .clone();
-        let edge_key = package_key("edge", &edge_zip);
-        upload(&edge_s3, &edge_bucket, &edge_key, edge_zip).await?;
-        let edge_outputs = deploy_stack(
-            &edge_cfn,
-            Some((&edge_s3, &edge_bucket)),
-            &format!("{prefix}-edge"),
-            &templates.edge,
-            &[
-                ("StateMachineArn", arn),
-                ("ArtifactBucket", edge_bucket.clone()),
-                ("EdgeCodeKey", edge_key),
-                ("OriginDomainName", options.origin_domain.clone()),
-            ],
-            poll,
-        )
-        .await?;
-        anyhow::Ok((outputs, edge_outputs))
-    });
-    fs::remove_dir_all(&work).ok();
-    let (pipeline, edge) = result?;
-    for (k, v) in pipeline.iter().chain(&edge) {
-        println!("{k}\t{v}");
-    }
-    Ok(ExitCode::SUCCESS)
 }

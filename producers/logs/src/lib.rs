@@ -38,5 +38,5 @@ mod record;
 
 pub use map::{ImportConfig, Importer, NotAView, Outcome, envelope_id, skip_key};
 pub use parse::{DEFAULT_FIELDS, LogFormat, LogReader, open};
-pub use realtime::{FieldListError, RealtimeFields};
+pub use realtime::{FieldListError, REALTIME_FIELDS, RealtimeFields};
 pub use record::{Field, LogLine, Malformed};

@@ -14,6 +14,27 @@ const REQUIRED: [&str; 5] = [
     "x-edge-request-id",
 ];
 
+/// The fields of the `RealtimeLogConfig` Tally deploys, in order: what `tally deploy` puts in the
+/// configuration's `Fields` and, joined by commas, in the real-time Lambda's
+/// `TALLY_REALTIME_FIELDS`, so the records are read by the list they were written with. Every
+/// field the mapping reads, plus `x-edge-result-type` (hit or miss, for inspection); never a
+/// cookie or a header beyond referrer and user agent. The real-time Lambda's fixtures are written
+/// with this list (`producers/realtime-lambda/fixtures/realtime-fields.txt`).
+pub const REALTIME_FIELDS: [&str; 12] = [
+    "timestamp",
+    "c-ip",
+    "sc-status",
+    "cs-method",
+    "cs-host",
+    "cs-uri-stem",
+    "x-edge-request-id",
+    "cs-user-agent",
+    "cs-referer",
+    "cs-uri-query",
+    "x-edge-result-type",
+    "c-country",
+];
+
 /// Why a real-time field list cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldListError {

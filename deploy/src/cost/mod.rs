@@ -9,14 +9,20 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod producers;
+
+pub use producers::{
+    Comparison, Design, ProducerTraffic, compare, producer_lines, render_comparison,
+};
+
 /// The committed price table.
-pub const PRICES: &str = include_str!("../prices.json");
+pub const PRICES: &str = include_str!("../../prices.json");
 
 const KB: f64 = 1024.0;
-const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub(crate) const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const TB: f64 = GB * 1024.0;
 const MB: f64 = 1024.0 * 1024.0;
-const DAYS_PER_MONTH: f64 = 30.0;
+pub(crate) const DAYS_PER_MONTH: f64 = 30.0;
 
 /// One price.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -30,6 +36,12 @@ pub struct Price {
     pub unit: String,
     /// The page the price was read from.
     pub source: String,
+    /// When it was read, where not the table's date.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// How sure the figure is, where it could not be read off the source page itself.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 impl Price {
@@ -75,13 +87,13 @@ impl Prices {
     /// Parses a table and checks it has every price the model uses.
     pub fn parse(text: &str) -> Result<Prices, CostError> {
         let prices: Prices = serde_json::from_str(text)?;
-        for key in KEYS {
+        for key in KEYS.iter().chain(&producers::KEYS) {
             prices.get(key)?;
         }
         Ok(prices)
     }
 
-    fn get(&self, key: &'static str) -> Result<&Price, CostError> {
+    pub(crate) fn get(&self, key: &'static str) -> Result<&Price, CostError> {
         self.prices.get(key).ok_or(CostError::Missing(key))
     }
 }
@@ -223,7 +235,7 @@ pub struct Estimate {
     pub total_standard: f64,
 }
 
-fn round_up(value: f64, step: f64) -> f64 {
+pub(crate) fn round_up(value: f64, step: f64) -> f64 {
     (value / step).ceil() * step
 }
 
@@ -376,7 +388,7 @@ pub fn estimate(prices: &Prices, traffic: &Traffic) -> Result<Estimate, CostErro
     })
 }
 
-fn quantity(q: f64) -> String {
+pub(crate) fn quantity(q: f64) -> String {
     if q >= 1000.0 {
         let whole = format!("{:.0}", q);
         let mut out = String::new();
