@@ -279,6 +279,20 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
     assert_eq!(names["a".repeat(81).as_str()].as_str().unwrap().len(), 80);
 }
 
+/// Builds the module for an endpoint on `port` of this machine with the default budget, runs the
+/// handler on every fixture, checks every returned object is the one given; returns the harness's
+/// result and the number of page views among the fixtures.
+fn run_against_local_port(arn: &str, port: u16) -> (Value, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let config = write_config(dir.path(), arn, &endpoint, BUDGET_MS);
+    let zip = package(dir.path(), &config);
+    let result = run_handler(dir.path(), &zip);
+    assert_requests_unchanged(&result);
+    let views = inspect_all(&config).values().flatten().count() as u64;
+    (result, views)
+}
+
 #[test]
 fn the_handler_returns_within_its_budget_when_the_endpoint_is_closed_or_hangs() {
     let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:nowhere";
@@ -299,17 +313,7 @@ fn the_handler_returns_within_its_budget_when_the_endpoint_is_closed_or_hangs() 
     });
 
     for (what, port) in [("closed", closed), ("hanging", hanging_port)] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(
-            dir.path(),
-            arn,
-            &format!("http://127.0.0.1:{port}"),
-            BUDGET_MS,
-        );
-        let zip = package(dir.path(), &config);
-        let result = run_handler(dir.path(), &zip);
-        assert_requests_unchanged(&result);
-        let views = inspect_all(&config).values().flatten().count() as u64;
+        let (result, views) = run_against_local_port(arn, port);
         assert_eq!(stat(&result, "sent"), 0, "{what}: {result}");
         let not_sent = stat(&result, "failed") + stat(&result, "timeouts");
         assert_eq!(not_sent, views, "{what}: {result}");
@@ -382,18 +386,8 @@ fn answer_one(mut stream: std::net::TcpStream) -> Option<()> {
 fn a_pooled_connection_the_service_closed_costs_one_retry_not_the_view() {
     use std::sync::atomic::Ordering;
     let (port, answered) = closing_on_reuse();
-    let dir = tempfile::tempdir().unwrap();
     let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:closing";
-    let config = write_config(
-        dir.path(),
-        arn,
-        &format!("http://127.0.0.1:{port}"),
-        BUDGET_MS,
-    );
-    let zip = package(dir.path(), &config);
-    let result = run_handler(dir.path(), &zip);
-    assert_requests_unchanged(&result);
-    let views = inspect_all(&config).values().flatten().count() as u64;
+    let (result, views) = run_against_local_port(arn, port);
     assert!(views >= 5, "the fixtures have page views");
     // Every view after the first finds the previous call's connection closed, and is sent on a
     // new one.
