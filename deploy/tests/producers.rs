@@ -380,3 +380,15 @@ fn every_template_passes_the_iam_and_permission_lints() {
     permission.as_object_mut().unwrap().remove("SourceArn");
     assert_eq!(lint::permissions(&open).len(), 2);
 }
+
+#[test]
+fn the_edge_function_and_its_versions_outlive_the_stack() {
+    // CloudFront deletes a Lambda@Edge function's replicas hours after its association goes;
+    // until then the function cannot be deleted, so a stack that tried would fail to delete.
+    let edge = templates().edge;
+    for kind in ["AWS::Lambda::Function", "AWS::Lambda::Version"] {
+        let (id, resource) = only(&edge, kind);
+        assert_eq!(resource["DeletionPolicy"], "Retain", "{id}");
+        assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{id}");
+    }
+}

@@ -214,7 +214,8 @@ pub async fn deploy_stack(
             blake3::hash(body.as_bytes()).to_hex()
         );
         upload(s3, bucket, &key, body.clone().into_bytes()).await?;
-        Some(format!("https://{bucket}.s3.amazonaws.com/{key}"))
+        let region = s3.config().region().map_or("us-east-1", |r| r.as_ref());
+        Some(template_url(bucket, region, &key))
     } else {
         None
     };
@@ -307,4 +308,24 @@ pub(crate) async fn config(region: Option<&str>) -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     loader.load().await
+}
+
+/// The URL CloudFormation reads a template from: the bucket's regional endpoint, since the global
+/// one answers a new bucket outside us-east-1 with a redirect for a while, which CloudFormation
+/// does not follow.
+fn template_url(bucket: &str, region: &str, key: &str) -> String {
+    format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_url;
+
+    #[test]
+    fn a_template_url_names_the_buckets_region() {
+        assert_eq!(
+            template_url("tally-artifacts", "eu-west-1", "templates/pipeline-ab.json"),
+            "https://tally-artifacts.s3.eu-west-1.amazonaws.com/templates/pipeline-ab.json"
+        );
+    }
 }

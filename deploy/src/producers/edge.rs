@@ -71,6 +71,10 @@ pub(crate) fn render(_options: &Options) -> Value {
             },
             "EdgeFunction": {
                 "Type": "AWS::Lambda::Function",
+                // CloudFront's replicas of the function are deleted hours after its association
+                // is removed; until then deleting the function fails, and with it the stack.
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
                 "Properties": {
                     "Description": "tally edge: origin-response page views to the enrichment state machine",
                     "Runtime": "python3.11",
