@@ -13,6 +13,8 @@ pub(crate) const ARCHIVE_STREAM: &str = "ArchiveStream";
 pub(crate) const COUNTERS_FUNCTION: &str = "CountersFunction";
 /// The counters' table.
 const COUNTERS_TABLE: &str = "CountersTable";
+/// The on-failure destination of the counters function's asynchronous invocations.
+pub(crate) const COUNTERS_FAILURES: &str = "CountersFailedInvocationsQueue";
 /// The bus.
 pub(crate) const BUS: &str = "EventBus";
 /// The enrichment state machine.
@@ -375,8 +377,30 @@ fn counters(r: &mut Map<String, Value>) {
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                     "Resource": get_att("CountersLogGroup", "Arn")
+                }])),
+                policy("on-failure", json!([{
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": get_att(COUNTERS_FAILURES, "Arn")
                 }]))
             ]
+        }
+    }));
+    // The rule invokes the function asynchronously: EventBridge's retries and dead-letter queue
+    // cover only the Invoke call. A function error gets Lambda's own retries, then the event and
+    // the error go to this queue instead of being dropped.
+    r.insert(
+        COUNTERS_FAILURES.into(),
+        crate::cfn::queue("events the counters function failed on and the error"),
+    );
+    r.insert("CountersInvokeConfig".into(), json!({
+        "Type": "AWS::Lambda::EventInvokeConfig",
+        "Properties": {
+            "FunctionName": {"Ref": COUNTERS_FUNCTION},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 21600,
+            "DestinationConfig": {"OnFailure": {"Destination": get_att(COUNTERS_FAILURES, "Arn")}}
         }
     }));
     r.insert(COUNTERS_FUNCTION.into(), json!({

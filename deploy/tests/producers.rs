@@ -392,3 +392,28 @@ fn the_edge_function_and_its_versions_outlive_the_stack() {
         assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{id}");
     }
 }
+
+#[test]
+fn a_counters_function_error_ends_in_its_failure_queue_not_nowhere() {
+    // The rule invokes the function asynchronously: without an on-failure destination, an event
+    // the function fails on is dropped after Lambda's two retries.
+    let pipeline = templates().pipeline;
+    let (_, config) = only(&pipeline, "AWS::Lambda::EventInvokeConfig");
+    let props = &config["Properties"];
+    assert_eq!(props["FunctionName"]["Ref"], "CountersFunction");
+    let destination = &props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"];
+    let queue = destination[0].as_str().unwrap();
+    assert_eq!(pipeline["Resources"][queue]["Type"], "AWS::SQS::Queue");
+    assert!(props["MaximumRetryAttempts"].as_u64().unwrap() <= 2);
+    // The execution role may send there (Lambda uses it for destinations), and only there.
+    let role = &pipeline["Resources"]["CountersRole"]["Properties"]["Policies"];
+    let sends: Vec<&Value> = role
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .filter(|s| s["Action"] == "sqs:SendMessage")
+        .collect();
+    assert_eq!(sends.len(), 1, "{role:#}");
+    assert_eq!(sends[0]["Resource"]["Fn::GetAtt"][0], queue);
+}

@@ -180,8 +180,9 @@ impl DynamoCounters {
     /// event was counted already: [`Applied::Duplicate`]. When only the marker's fails, the
     /// visitor was counted today: the transaction is sent again without the marker and without
     /// `visitors`. A conflict with a concurrent transaction on the same counters is retried with
-    /// backoff, six times in all; after that the error goes back to the Lambda (and
-    /// EventBridge redelivers; nothing was written).
+    /// backoff, six times in all; after that the error goes back to the Lambda, nothing written
+    /// (Lambda retries the asynchronous invocation twice, then sends the event to the function's
+    /// on-failure queue).
     pub async fn apply(
         &self,
         view: &CountedView,
