@@ -29,7 +29,7 @@ pub trait FailureSink<R: Serialize + Sync>: Clone + Send + Sync + 'static {
 }
 
 /// An SDK error with its sources, on one line.
-fn error_text<E: std::error::Error>(e: &E) -> String {
+pub fn error_text<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

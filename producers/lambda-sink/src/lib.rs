@@ -10,7 +10,7 @@ mod clients;
 mod config;
 mod start;
 
-pub use clients::{CallError, Enrichment, FailureSink, sfn, sqs};
+pub use clients::{CallError, Enrichment, FailureSink, error_text, sfn, sqs};
 pub use config::{
     CONCURRENCY_VAR, FAILURE_QUEUE_VAR, SITE_VAR, STATE_MACHINE_VAR, SinkConfig, SinkConfigError,
 };

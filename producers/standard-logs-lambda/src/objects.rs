@@ -36,7 +36,7 @@ pub mod s3 {
     use aws_sdk_s3::operation::get_object::GetObjectError;
 
     use super::{GetError, MAX_OBJECT_BYTES, Objects};
-    use tally_lambda_sink::CallError;
+    use tally_lambda_sink::{CallError, error_text as text};
 
     /// The log bucket's client.
     #[derive(Debug, Clone)]
@@ -82,16 +82,5 @@ pub mod s3 {
             })?;
             Ok(body.into_bytes().to_vec())
         }
-    }
-
-    fn text<E: std::error::Error>(e: &E) -> String {
-        let mut text = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
     }
 }
