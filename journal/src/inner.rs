@@ -11,7 +11,7 @@ use crate::frame::{self, HEADER, MAX_RECORD, Read};
 use crate::journal::{Opened, Record};
 use crate::ledger::Ledger;
 use crate::lock::DirLock;
-use crate::{Durability, JournalConfig, JournalError, io_err, segment};
+use crate::{BatchError, Durability, JournalConfig, JournalError, io_err, segment};
 
 /// A durable append-only log in one directory. Safe to share between threads.
 #[derive(Debug)]
@@ -145,38 +145,98 @@ impl Core {
         &self,
         write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
     ) -> Result<u64, JournalError> {
-        if self.failed.load(Ordering::Acquire)
-            && let Some(e) = lock(&self.sync_error).take()
-        {
-            self.failed.store(false, Ordering::Release);
-            return Err(e);
-        }
+        self.take_sync_error()?;
         let mut w = lock(&self.writer);
         let w = &mut *w;
         w.frame.clear();
         w.frame.resize(HEADER, 0);
-        let dir = &self.config.dir;
-        write(&mut w.frame)
-            .map_err(|e| io_err("serialise a record for", segment::path(dir, w.base))(e))?;
+        write(&mut w.frame).map_err(|e| {
+            w.frame.clear();
+            io_err(
+                "serialise a record for",
+                segment::path(&self.config.dir, w.base),
+            )(e)
+        })?;
         let size = w.frame.len() - HEADER;
         if size > MAX_RECORD {
+            w.frame.clear();
             return Err(JournalError::TooLarge(size));
         }
         frame::finish(&mut w.frame);
         if w.bytes > 0 && w.bytes + w.frame.len() as u64 > self.config.segment_bytes {
             self.roll(w)?;
         }
-        write_all(&w.file, &w.frame)
-            .map_err(|e| io_err("append to", segment::path(dir, w.base))(e))?;
-        if self.config.durability == Durability::EveryRecord {
-            w.file
-                .sync_data()
-                .map_err(|e| io_err("fsync", segment::path(dir, w.base))(e))?;
-        }
-        w.bytes += w.frame.len() as u64;
-        w.next += 1;
-        self.committed.store(w.next, Ordering::Release);
+        self.flush(w, 1)?;
         Ok(w.next - 1)
+    }
+
+    /// Appends `payloads` in order with as few writes as the segment size allows (one, mostly);
+    /// returns the first one's sequence number. On an error, the payloads before the
+    /// [`BatchError::appended`]th are in the journal and the rest are not.
+    pub(crate) fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64, BatchError> {
+        let fail = |appended| move |error| BatchError { appended, error };
+        self.take_sync_error().map_err(fail(0))?;
+        let mut w = lock(&self.writer);
+        let w = &mut *w;
+        let first = w.next;
+        w.frame.clear();
+        let mut framed = 0;
+        for (i, payload) in payloads.iter().enumerate() {
+            let payload = payload.as_ref();
+            if payload.len() > MAX_RECORD {
+                self.flush(w, framed).map_err(fail(i - framed))?;
+                return Err(fail(i)(JournalError::TooLarge(payload.len())));
+            }
+            let end = w.bytes + (w.frame.len() + HEADER + payload.len()) as u64;
+            if end > self.config.segment_bytes && w.bytes + w.frame.len() as u64 > 0 {
+                self.flush(w, framed).map_err(fail(i - framed))?;
+                framed = 0;
+                self.roll(w).map_err(fail(i))?;
+            }
+            let start = w.frame.len();
+            w.frame.resize(start + HEADER, 0);
+            w.frame.extend_from_slice(payload);
+            frame::finish(&mut w.frame[start..]);
+            framed += 1;
+        }
+        self.flush(w, framed)
+            .map_err(fail(payloads.len() - framed))?;
+        Ok(first)
+    }
+
+    /// Writes the `records` frames in the writer's buffer to its segment (one `write`), fsyncs
+    /// them as the durability says, and commits them; the buffer is empty afterwards.
+    fn flush(&self, w: &mut Writer, records: usize) -> Result<(), JournalError> {
+        if w.frame.is_empty() {
+            return Ok(());
+        }
+        let path = || segment::path(&self.config.dir, w.base);
+        let written = write_all(&w.file, &w.frame);
+        let len = w.frame.len() as u64;
+        w.frame.clear();
+        if let Err(e) = written {
+            // Cut what a partial write left, so it cannot become damage before later records.
+            w.file.set_len(w.bytes).ok();
+            return Err(io_err("append to", path())(e));
+        }
+        if self.config.durability == Durability::EveryRecord {
+            w.file.sync_data().map_err(|e| io_err("fsync", path())(e))?;
+        }
+        w.bytes += len;
+        w.next += records as u64;
+        self.committed.store(w.next, Ordering::Release);
+        Ok(())
+    }
+
+    /// An error from a background fsync since the last append, returned once.
+    fn take_sync_error(&self) -> Result<(), JournalError> {
+        if self.failed.load(Ordering::Acquire)
+            && let Some(e) = lock(&self.sync_error).take()
+        {
+            self.failed.store(false, Ordering::Release);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Hands out up to `max` records from the reader's position, in order (fewer, or none, when

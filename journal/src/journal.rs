@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::inner::Core;
 use crate::syncer::Syncer;
-use crate::{Durability, JournalConfig, JournalError};
+use crate::{BatchError, Durability, JournalConfig, JournalError};
 
 /// One record handed out by [`Journal::read`]: acknowledge it with its `seq` when done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,15 @@ impl Journal {
         write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
     ) -> Result<u64, JournalError> {
         self.core.append_with(write)
+    }
+
+    /// Appends `payloads` in order, as few `write`s as the segment size allows (one, unless a
+    /// segment fills up), fsynced as the [`Durability`] says: group commit for callers that
+    /// gather records from several requests. Returns the first one's sequence number (the
+    /// others follow it). On an error, the first [`BatchError::appended`] payloads are in the
+    /// journal and the rest are not.
+    pub fn append_batch<P: AsRef<[u8]>>(&self, payloads: &[P]) -> Result<u64, BatchError> {
+        self.core.append_batch(payloads)
     }
 
     /// Hands out up to `max` records from the reader's position, in order (fewer, or none, when

@@ -108,6 +108,16 @@ pub enum JournalError {
     },
 }
 
+/// What [`Journal::append_batch`] could not do.
+#[derive(Debug, thiserror::Error)]
+#[error("{error} (after {appended} record(s) of the batch were appended)")]
+pub struct BatchError {
+    /// The batch's first this many payloads are in the journal; the others are not.
+    pub appended: usize,
+    /// What stopped the rest.
+    pub error: JournalError,
+}
+
 pub(crate) fn io_err(
     op: &'static str,
     path: impl Into<PathBuf>,

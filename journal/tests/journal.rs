@@ -112,6 +112,74 @@ fn segments_roll_and_are_removed_once_every_record_in_them_is_acknowledged() {
 }
 
 #[test]
+fn a_batch_is_appended_in_order_across_segments_and_numbered_like_single_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = JournalConfig::new(dir.path(), Durability::PageCache);
+    config.segment_bytes = 64;
+    let (journal, _) = Journal::open(config).unwrap();
+    assert_eq!(journal.append(b"view-00").unwrap(), 0);
+    let batch: Vec<String> = (1..10).map(|n| format!("view-{n:02}")).collect();
+    assert_eq!(
+        journal.append_batch(&batch).unwrap(),
+        1,
+        "the first gets the next number"
+    );
+    assert_eq!(
+        journal.append(b"view-10").unwrap(),
+        10,
+        "and the others follow it"
+    );
+    let segments = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count();
+    assert_eq!(
+        segments, 3,
+        "4 + 4 + 3 records of 15 bytes in 64-byte segments"
+    );
+    let read = journal.read(20).unwrap();
+    let expected: Vec<String> = (0..11).map(|n| format!("view-{n:02}")).collect();
+    assert_eq!(payloads(&read), expected);
+    assert!(read.iter().enumerate().all(|(i, r)| r.seq == i as u64));
+    drop(journal);
+    let (journal, opened) = open(dir.path());
+    assert_eq!(
+        (opened.pending, opened.torn_bytes),
+        (11, 0),
+        "whole frames on disk"
+    );
+    assert_eq!(payloads(&journal.read(20).unwrap()), expected);
+}
+
+#[test]
+fn a_batch_that_fails_part_way_says_how_many_were_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = open(dir.path());
+    let huge = vec![b'x'; tally_journal::MAX_RECORD + 1];
+    let batch = [
+        b"view-0".to_vec(),
+        b"view-1".to_vec(),
+        huge,
+        b"view-3".to_vec(),
+    ];
+    let e = journal.append_batch(&batch).unwrap_err();
+    assert_eq!(e.appended, 2);
+    assert!(matches!(e.error, JournalError::TooLarge(_)), "{e}");
+    assert_eq!(payloads(&journal.read(10).unwrap()), ["view-0", "view-1"]);
+    assert_eq!(
+        journal.append(b"view-4").unwrap(),
+        2,
+        "nothing else was numbered"
+    );
+}
+
+#[test]
 fn damage_inside_a_segment_is_reported_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let config = || {

@@ -42,6 +42,14 @@ impl DeadLetters {
         self.write(json!({"reason": reason, "at": Utc::now(), "view": view}));
     }
 
+    /// A view already serialised (as the journal would have held it), and why.
+    pub fn payload(&self, reason: &str, payload: &[u8]) {
+        match serde_json::from_slice::<Value>(payload) {
+            Ok(view) => self.write(json!({"reason": reason, "at": Utc::now(), "view": view})),
+            Err(_) => self.raw(reason, &String::from_utf8_lossy(payload)),
+        }
+    }
+
     /// A journal record that is not a view, and why.
     pub fn raw(&self, reason: &str, line: &str) {
         self.write(json!({"reason": reason, "at": Utc::now(), "line": line}));

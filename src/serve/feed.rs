@@ -1,5 +1,6 @@
 //! The pipeline feed: every page view is appended to the serve journal
-//! (`DATA/journal/serve-feed/`, [`tally_journal`]) before its response is sent, and worker
+//! (`DATA/journal/serve-feed/`, [`tally_journal`]) before its response is sent (the views of
+//! concurrent requests together, with one write: [`GroupCommit`]), and worker
 //! threads read the journal in order, run the enrichment state machine
 //! (`state-machines/enrich.asl.json`) with its `events:putEvents` task onto the local bus, and
 //! acknowledge a view only once every consumer its event reached has made it durable (or
@@ -26,6 +27,7 @@ use tally_edge::EdgeView;
 use tally_journal::{Durability, Journal, JournalConfig};
 use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 
+use super::commit::GroupCommit;
 use super::dead_letters::DeadLetters;
 use super::priority::Backoff;
 use crate::local::{self, PutEventsTask};
@@ -39,8 +41,6 @@ pub const JOURNAL_SYNC: Duration = Duration::from_secs(1);
 /// The feed's counts.
 #[derive(Debug, Default)]
 pub struct FeedStats {
-    /// Page views appended to the journal by this server.
-    pub queued: AtomicU64,
     /// Executions that succeeded (the view, or its dead-letter event, is on the bus).
     pub executed: AtomicU64,
     /// Views written to the feed's dead-letter file.
@@ -62,12 +62,15 @@ pub struct FeedCounts {
     pub executed: u64,
     /// Views in the feed's dead-letter file.
     pub dead_lettered: u64,
+    /// Writes to the journal that appended the views (group commit: several views a write).
+    pub journal_writes: u64,
 }
 
 /// The journal and its workers.
 #[derive(Debug)]
 pub struct Feed {
     journal: Arc<Journal>,
+    commit: Arc<GroupCommit>,
     recovered: u64,
     closed: Arc<AtomicBool>,
     workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -122,8 +125,10 @@ impl Feed {
                 .context("cannot start a pipeline worker")?;
             handles.push(handle);
         }
+        let commit = Arc::new(GroupCommit::new(Arc::clone(&journal), Arc::clone(&dead)));
         Ok(Feed {
             journal,
+            commit,
             recovered: opened.pending,
             closed,
             workers: std::sync::Mutex::new(handles),
@@ -132,20 +137,16 @@ impl Feed {
         })
     }
 
-    /// Appends `view` to the journal (one write; no waiting on the pipeline). A view the journal
-    /// cannot take goes to the dead-letter file with the reason.
-    pub fn send(&self, view: &EdgeView) {
-        let appended = self
-            .journal
-            .append_with(|buf| serde_json::to_writer(buf, view).map_err(std::io::Error::other));
-        match appended {
-            Ok(_) => {
-                self.stats.queued.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Appends `view` to the journal, with the views of the requests served at the same moment
+    /// ([`GroupCommit`]), and returns once it is written (no waiting on the pipeline). A view
+    /// the journal cannot take goes to the dead-letter file with the reason. Runs on tokio.
+    pub async fn send(&self, view: &EdgeView) {
+        match serde_json::to_vec(view) {
+            Ok(payload) => self.commit.append(payload).await,
             Err(e) => {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 self.dead
-                    .view(&format!("the journal cannot take the view: {e}"), view);
+                    .view(&format!("cannot serialise the view: {e}"), view);
             }
         }
     }
@@ -153,19 +154,23 @@ impl Feed {
     /// The counts.
     pub fn stats(&self) -> FeedCounts {
         let backlog = self.journal.unread();
+        let commit = self.commit.counts();
         FeedCounts {
-            queued: self.stats.queued.load(Ordering::Relaxed),
+            queued: commit.appended,
             recovered: self.recovered,
             backlog,
             in_flight: self.journal.unacknowledged().saturating_sub(backlog),
             executed: self.stats.executed.load(Ordering::Relaxed),
-            dead_lettered: self.stats.dead_lettered.load(Ordering::Relaxed),
+            dead_lettered: self.stats.dead_lettered.load(Ordering::Relaxed) + commit.refused,
+            journal_writes: commit.writes,
         }
     }
 
     /// Lets the workers run what the journal holds, then waits for them to end. The views they
     /// ran are acknowledged as the bus drains.
     pub fn close(&self) {
+        // Views a stopped runtime left in the open batch (their requests never got an answer).
+        self.commit.commit();
         self.closed.store(true, Ordering::SeqCst);
         let handles = self
             .workers

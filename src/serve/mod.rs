@@ -8,12 +8,14 @@
 //!   headers CloudFront would add (device flags from the user agent, country from a trusted header);
 //! - [`feed`]: the journal between the response and the pipeline (the enrichment state machine,
 //!   the local bus and every consumer), acknowledged once every consumer made a view durable;
+//!   [`commit`] writes the views of concurrent requests to it together (group commit);
 //! - [`api`] and [`dashboard`]: the stats API and the page that uses it;
 //! - [`server`]: the HTTP server (hyper), its limits and the graceful drain.
 //!
 //! The rules (what counts, country and proxy trust, the API) are in `src/serve/README.md`.
 
 pub mod api;
+pub mod commit;
 pub mod config;
 pub mod dashboard;
 pub mod dead_letters;

@@ -337,13 +337,13 @@ async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response
     }
     let response = static_file(app, &req).await;
     if let Some(p) = &app.pipeline {
-        feed_view(app, p, &req, response.status().as_u16(), peer);
+        feed_view(app, p, &req, response.status().as_u16(), peer).await;
     }
     response
 }
 
 /// Decides whether the request is a page view, as the edge would, and hands it on.
-fn feed_view(
+async fn feed_view(
     app: &App,
     pipeline: &Pipeline,
     req: &Request<Incoming>,
@@ -367,7 +367,7 @@ fn feed_view(
         peer,
         Utc::now(),
     ) {
-        Ok(view) => pipeline.feed.send(&view),
+        Ok(view) => pipeline.feed.send(&view).await,
         Err(reason) => tracing::trace!(%reason, "not a page view"),
     }
 }
