@@ -369,6 +369,45 @@ fn the_state_machine_is_the_committed_definition() {
     assert_ne!(sm["LoggingConfiguration"]["Level"], "OFF");
 }
 
+/// The definition's last resort builds the URL of `BUS-last-resort`: the pipeline's queue of that
+/// name, which the state machine's role may send to.
+#[test]
+fn the_last_resort_queue_is_the_one_the_definition_sends_to() {
+    let pipeline = templates().pipeline;
+    let r = &pipeline["Resources"];
+    let def: Value = serde_json::from_str(
+        &fs::read_to_string(root().join("state-machines/enrich.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let send = &def["States"]["SendLastResort"];
+    assert_eq!(send["Resource"], "arn:aws:states:::sqs:sendMessage");
+    let url = send["Parameters"]["QueueUrl.$"].as_str().unwrap();
+    assert!(url.contains("/{}/${EventBusName}-last-resort'"), "{url}");
+    assert_eq!(
+        def["States"]["PutDeadLetter"]["Catch"][0]["Next"],
+        "SendLastResort"
+    );
+    assert_eq!(
+        r["EventBus"]["Properties"]["Name"],
+        json!({"Fn::Sub": "${AWS::StackName}"})
+    );
+    assert_eq!(
+        r["EnrichLastResortQueue"]["Properties"]["QueueName"],
+        json!({"Fn::Sub": "${AWS::StackName}-last-resort"})
+    );
+    let statements: Vec<&Value> = r["EnrichRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect();
+    assert!(
+        statements.contains(&&json!({"Effect": "Allow", "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["EnrichLastResortQueue", "Arn"]}})),
+        "{statements:?}"
+    );
+}
+
 #[test]
 fn the_glue_table_is_table_json() {
     let pipeline = templates().pipeline;

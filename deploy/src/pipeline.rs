@@ -19,6 +19,8 @@ pub(crate) const COUNTERS_FAILURES: &str = "CountersFailedInvocationsQueue";
 pub(crate) const BUS: &str = "EventBus";
 /// The enrichment state machine.
 pub(crate) const STATE_MACHINE: &str = "EnrichStateMachine";
+/// The enrichment's last resort: where a view goes when the bus refuses its dead letter too.
+pub(crate) const LAST_RESORT: &str = "EnrichLastResortQueue";
 /// The archive bucket.
 pub(crate) const BUCKET: &str = "ArchiveBucket";
 /// The environment variable the counters' Lambda reads its table name from.
@@ -140,6 +142,11 @@ fn bus_and_enrichment(sources: &Sources, r: &mut Map<String, Value>) -> Result<(
                     "Action": "events:PutEvents",
                     "Resource": get_att(BUS, "Arn")
                 }])),
+                policy("last-resort", json!([{
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": get_att(LAST_RESORT, "Arn")
+                }])),
                 policy("log-delivery", json!([{
                     "Effect": "Allow",
                     "Action": LOG_DELIVERY_ACTIONS,
@@ -148,6 +155,12 @@ fn bus_and_enrichment(sources: &Sources, r: &mut Map<String, Value>) -> Result<(
             ]
         }
     }));
+    // The definition builds this queue's URL from its own ARN and the bus name (`BUS-last-resort`,
+    // the bus being named after the stack), so the queue's name is fixed.
+    let mut last_resort =
+        crate::cfn::queue("page views whose dead letter the bus refused and the failure");
+    last_resort["Properties"]["QueueName"] = sub("${AWS::StackName}-last-resort");
+    r.insert(LAST_RESORT.into(), last_resort);
     r.insert(STATE_MACHINE.into(), json!({
         "Type": "AWS::StepFunctions::StateMachine",
         "Properties": {
@@ -470,7 +483,8 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
             "ArchiveBucketName": {"Value": {"Ref": BUCKET}},
             "AthenaWorkGroup": {"Value": {"Ref": "AthenaWorkGroup"}},
             "GlueDatabase": {"Value": {"Ref": "GlueDatabase"}},
-            "CountersTableName": {"Value": {"Ref": COUNTERS_TABLE}}
+            "CountersTableName": {"Value": {"Ref": COUNTERS_TABLE}},
+            "LastResortQueueUrl": {"Description": "page views whose dead letter the bus refused", "Value": {"Ref": LAST_RESORT}}
         }
     }))
 }
