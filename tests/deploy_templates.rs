@@ -364,9 +364,16 @@ fn the_state_machine_is_the_committed_definition() {
         sm["DefinitionSubstitutions"]["EventBusName"],
         json!({"Ref": "EventBus"})
     );
-    // No execution data (personal data) in the logs.
-    assert_eq!(sm["LoggingConfiguration"]["IncludeExecutionData"], false);
-    assert_ne!(sm["LoggingConfiguration"]["Level"], "OFF");
+    // Every execution logged with its data (the view, which holds no personal data), to a log
+    // group that expires.
+    let logging = &sm["LoggingConfiguration"];
+    assert_eq!(logging["Level"], "ALL");
+    assert_eq!(logging["IncludeExecutionData"], true);
+    let group =
+        &logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0];
+    let group = &pipeline["Resources"][group.as_str().unwrap()];
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert!(group["Properties"]["RetentionInDays"].as_u64().unwrap() <= 30);
 }
 
 /// The definition's last resort builds the URL of `BUS-last-resort`: the pipeline's queue of that

@@ -169,9 +169,12 @@ fn bus_and_enrichment(sources: &Sources, r: &mut Map<String, Value>) -> Result<(
             "RoleArn": get_att("EnrichRole", "Arn"),
             "DefinitionString": sources.state_machine,
             "DefinitionSubstitutions": {"EventBusName": {"Ref": BUS}},
+            // Every state of every execution, with its data: an Express execution has no history
+            // but its log. The data is the view (no raw IP, no user agent, no cookie: the schema
+            // refuses them) and, in a failure, the error.
             "LoggingConfiguration": {
-                "Level": "ERROR",
-                "IncludeExecutionData": false,
+                "Level": "ALL",
+                "IncludeExecutionData": true,
                 "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": get_att("EnrichLogGroup", "Arn")}}]
             },
             "TracingConfiguration": {"Enabled": false}
