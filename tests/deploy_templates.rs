@@ -104,6 +104,83 @@ fn bad_deploy_arguments_are_refused_before_anything_runs() {
     let args = deploy(&["tally", "deploy", "--stack-prefix", "Tally"]);
     assert!(tally::cmd::deploy::check_args(&args).is_err());
     assert!(tally::cmd::deploy::check_args(&deploy(&["tally", "deploy"])).is_ok());
+    let args = deploy(&["tally", "deploy", "--alarm-email", "ops"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_err());
+    let args = deploy(&["tally", "deploy", "--alarm-email", "ops@example.com"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_ok());
+}
+
+/// The resource an alarm's dimension names (`Ref` or `Fn::GetAtt` of it).
+fn alarmed(alarm: &Value) -> Option<&str> {
+    let value = &alarm["Properties"]["Dimensions"][0]["Value"];
+    value["Ref"]
+        .as_str()
+        .or_else(|| value["Fn::GetAtt"][0].as_str())
+}
+
+/// Walks every home-region template: each queue, function, state machine and delivery stream
+/// has an alarm on the right metric, and every alarm notifies the pipeline's topic. The edge
+/// stack has none: Lambda@Edge reports its metrics in the region each replica ran in.
+#[test]
+fn every_failure_place_has_an_alarm_on_the_topic() {
+    let t = templates();
+    let topics = [
+        json!({"Ref": "AlarmTopic"}),
+        json!({"Ref": "AlarmTopicArn"}),
+    ];
+    let metric = |kind: &str| match kind {
+        "AWS::SQS::Queue" => Some(vec!["ApproximateNumberOfMessagesVisible"]),
+        "AWS::Lambda::Function" => Some(vec!["Errors"]),
+        "AWS::StepFunctions::StateMachine" => Some(vec!["ExecutionsFailed"]),
+        "AWS::KinesisFirehose::DeliveryStream" => {
+            Some(vec!["DeliveryToS3.DataFreshness", "DeliveryToS3.Success"])
+        }
+        _ => None,
+    };
+    let mut checked = 0;
+    for (name, template) in [
+        ("pipeline", &t.pipeline),
+        ("realtime-logs", &t.realtime_logs),
+        ("standard-logs", &t.standard_logs),
+    ] {
+        let resources = template["Resources"].as_object().unwrap();
+        let alarms: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+            .collect();
+        for alarm in &alarms {
+            let actions = alarm["Properties"]["AlarmActions"].as_array().unwrap();
+            assert!(topics.contains(&actions[0]), "{name}: {alarm}");
+        }
+        for (id, resource) in resources {
+            let Some(expected) = metric(resource["Type"].as_str().unwrap()) else {
+                continue;
+            };
+            let mut got: Vec<&str> = alarms
+                .iter()
+                .filter(|a| alarmed(a) == Some(id.as_str()))
+                .map(|a| a["Properties"]["MetricName"].as_str().unwrap())
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, expected, "{name}: {id} lacks its alarm");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} resources checked");
+    // The topic, and the e-mail subscription only when an address is given.
+    let r = &t.pipeline["Resources"];
+    assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");
+    let subscription = &r["AlarmEmailSubscription"];
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        json!({"Ref": "AlarmEmail"})
+    );
+    assert_eq!(t.pipeline["Parameters"]["AlarmEmail"]["Default"], "");
+    assert_eq!(
+        t.pipeline["Conditions"]["HasAlarmEmail"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
 }
 
 /// Runs cfn-lint (pinned, installed by ./tests/run, found through TALLY_CFN_LINT) on `files`.
