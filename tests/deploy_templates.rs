@@ -260,18 +260,40 @@ fn iam_is_least_privilege() {
         let problems = lint::permissions(template);
         assert!(problems.is_empty(), "{name}: {problems:?}");
     }
-    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN.
+    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN and its
+    // logs in every region, only in its own function's log groups.
     let role = &t.edge["Resources"]["EdgeRole"]["Properties"];
     assert_eq!(
         role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
         json!(["lambda.amazonaws.com", "edgelambda.amazonaws.com"])
     );
     let policies = role["Policies"].as_array().unwrap();
-    assert_eq!(policies.len(), 1);
+    assert_eq!(policies.len(), 2);
     assert_eq!(
         policies[0]["PolicyDocument"]["Statement"],
         json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachineArn"}}])
     );
+    let logs = &policies[1]["PolicyDocument"]["Statement"];
+    assert_eq!(
+        logs[0]["Action"],
+        json!([
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents"
+        ])
+    );
+    let groups = logs[0]["Resource"]["Fn::Sub"].as_str().unwrap();
+    // Any region (replicas log where they run), this account, this stack's function only; the
+    // region in the name is the stack's, which is always us-east-1.
+    assert_eq!(
+        groups,
+        "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/${AWS::Region}.${AWS::StackName}-EdgeFunction-*"
+    );
+    assert!(
+        t.edge["Resources"]["EdgeFunction"]["Properties"]["FunctionName"].is_null(),
+        "the name the policy expects is generated"
+    );
+    assert_eq!(tally::cmd::deploy_aws::EDGE_REGION, "us-east-1");
     assert!(role["ManagedPolicyArns"].is_null());
 }
 
