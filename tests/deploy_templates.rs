@@ -104,6 +104,83 @@ fn bad_deploy_arguments_are_refused_before_anything_runs() {
     let args = deploy(&["tally", "deploy", "--stack-prefix", "Tally"]);
     assert!(tally::cmd::deploy::check_args(&args).is_err());
     assert!(tally::cmd::deploy::check_args(&deploy(&["tally", "deploy"])).is_ok());
+    let args = deploy(&["tally", "deploy", "--alarm-email", "ops"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_err());
+    let args = deploy(&["tally", "deploy", "--alarm-email", "ops@example.com"]);
+    assert!(tally::cmd::deploy::check_args(&args).is_ok());
+}
+
+/// The resource an alarm's dimension names (`Ref` or `Fn::GetAtt` of it).
+fn alarmed(alarm: &Value) -> Option<&str> {
+    let value = &alarm["Properties"]["Dimensions"][0]["Value"];
+    value["Ref"]
+        .as_str()
+        .or_else(|| value["Fn::GetAtt"][0].as_str())
+}
+
+/// Walks every home-region template: each queue, function, state machine and delivery stream
+/// has an alarm on the right metric, and every alarm notifies the pipeline's topic. The edge
+/// stack has none: Lambda@Edge reports its metrics in the region each replica ran in.
+#[test]
+fn every_failure_place_has_an_alarm_on_the_topic() {
+    let t = templates();
+    let topics = [
+        json!({"Ref": "AlarmTopic"}),
+        json!({"Ref": "AlarmTopicArn"}),
+    ];
+    let metric = |kind: &str| match kind {
+        "AWS::SQS::Queue" => Some(vec!["ApproximateNumberOfMessagesVisible"]),
+        "AWS::Lambda::Function" => Some(vec!["Errors"]),
+        "AWS::StepFunctions::StateMachine" => Some(vec!["ExecutionsFailed"]),
+        "AWS::KinesisFirehose::DeliveryStream" => {
+            Some(vec!["DeliveryToS3.DataFreshness", "DeliveryToS3.Success"])
+        }
+        _ => None,
+    };
+    let mut checked = 0;
+    for (name, template) in [
+        ("pipeline", &t.pipeline),
+        ("realtime-logs", &t.realtime_logs),
+        ("standard-logs", &t.standard_logs),
+    ] {
+        let resources = template["Resources"].as_object().unwrap();
+        let alarms: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+            .collect();
+        for alarm in &alarms {
+            let actions = alarm["Properties"]["AlarmActions"].as_array().unwrap();
+            assert!(topics.contains(&actions[0]), "{name}: {alarm}");
+        }
+        for (id, resource) in resources {
+            let Some(expected) = metric(resource["Type"].as_str().unwrap()) else {
+                continue;
+            };
+            let mut got: Vec<&str> = alarms
+                .iter()
+                .filter(|a| alarmed(a) == Some(id.as_str()))
+                .map(|a| a["Properties"]["MetricName"].as_str().unwrap())
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, expected, "{name}: {id} lacks its alarm");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} resources checked");
+    // The topic, and the e-mail subscription only when an address is given.
+    let r = &t.pipeline["Resources"];
+    assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");
+    let subscription = &r["AlarmEmailSubscription"];
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        json!({"Ref": "AlarmEmail"})
+    );
+    assert_eq!(t.pipeline["Parameters"]["AlarmEmail"]["Default"], "");
+    assert_eq!(
+        t.pipeline["Conditions"]["HasAlarmEmail"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
 }
 
 /// Runs cfn-lint (pinned, installed by ./tests/run, found through TALLY_CFN_LINT) on `files`.
@@ -183,18 +260,40 @@ fn iam_is_least_privilege() {
         let problems = lint::permissions(template);
         assert!(problems.is_empty(), "{name}: {problems:?}");
     }
-    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN.
+    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN and its
+    // logs in every region, only in its own function's log groups.
     let role = &t.edge["Resources"]["EdgeRole"]["Properties"];
     assert_eq!(
         role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
         json!(["lambda.amazonaws.com", "edgelambda.amazonaws.com"])
     );
     let policies = role["Policies"].as_array().unwrap();
-    assert_eq!(policies.len(), 1);
+    assert_eq!(policies.len(), 2);
     assert_eq!(
         policies[0]["PolicyDocument"]["Statement"],
         json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachineArn"}}])
     );
+    let logs = &policies[1]["PolicyDocument"]["Statement"];
+    assert_eq!(
+        logs[0]["Action"],
+        json!([
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents"
+        ])
+    );
+    let groups = logs[0]["Resource"]["Fn::Sub"].as_str().unwrap();
+    // Any region (replicas log where they run), this account, this stack's function only; the
+    // region in the name is the stack's, which is always us-east-1.
+    assert_eq!(
+        groups,
+        "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/${AWS::Region}.${AWS::StackName}-EdgeFunction-*"
+    );
+    assert!(
+        t.edge["Resources"]["EdgeFunction"]["Properties"]["FunctionName"].is_null(),
+        "the name the policy expects is generated"
+    );
+    assert_eq!(tally::cmd::deploy_aws::EDGE_REGION, "us-east-1");
     assert!(role["ManagedPolicyArns"].is_null());
 }
 
@@ -364,9 +463,55 @@ fn the_state_machine_is_the_committed_definition() {
         sm["DefinitionSubstitutions"]["EventBusName"],
         json!({"Ref": "EventBus"})
     );
-    // No execution data (personal data) in the logs.
-    assert_eq!(sm["LoggingConfiguration"]["IncludeExecutionData"], false);
-    assert_ne!(sm["LoggingConfiguration"]["Level"], "OFF");
+    // Every execution logged with its data (the view, which holds no personal data), to a log
+    // group that expires.
+    let logging = &sm["LoggingConfiguration"];
+    assert_eq!(logging["Level"], "ALL");
+    assert_eq!(logging["IncludeExecutionData"], true);
+    let group =
+        &logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0];
+    let group = &pipeline["Resources"][group.as_str().unwrap()];
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert!(group["Properties"]["RetentionInDays"].as_u64().unwrap() <= 30);
+}
+
+/// The definition's last resort builds the URL of `BUS-last-resort`: the pipeline's queue of that
+/// name, which the state machine's role may send to.
+#[test]
+fn the_last_resort_queue_is_the_one_the_definition_sends_to() {
+    let pipeline = templates().pipeline;
+    let r = &pipeline["Resources"];
+    let def: Value = serde_json::from_str(
+        &fs::read_to_string(root().join("state-machines/enrich.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let send = &def["States"]["SendLastResort"];
+    assert_eq!(send["Resource"], "arn:aws:states:::sqs:sendMessage");
+    let url = send["Parameters"]["QueueUrl.$"].as_str().unwrap();
+    assert!(url.contains("/{}/${EventBusName}-last-resort'"), "{url}");
+    assert_eq!(
+        def["States"]["PutDeadLetter"]["Catch"][0]["Next"],
+        "SendLastResort"
+    );
+    assert_eq!(
+        r["EventBus"]["Properties"]["Name"],
+        json!({"Fn::Sub": "${AWS::StackName}"})
+    );
+    assert_eq!(
+        r["EnrichLastResortQueue"]["Properties"]["QueueName"],
+        json!({"Fn::Sub": "${AWS::StackName}-last-resort"})
+    );
+    let statements: Vec<&Value> = r["EnrichRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect();
+    assert!(
+        statements.contains(&&json!({"Effect": "Allow", "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["EnrichLastResortQueue", "Arn"]}})),
+        "{statements:?}"
+    );
 }
 
 #[test]

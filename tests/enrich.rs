@@ -241,6 +241,88 @@ fn failed_puts_are_retried_with_backoff_then_dead_lettered() {
     );
 }
 
+/// The bus refuses both puts (it is shut down): the view ends in the last-resort queue, with
+/// the error of each put and the original input.
+#[test]
+fn a_bus_that_refuses_the_dead_letter_too_leaves_the_view_in_the_last_resort_queue() {
+    let (_, input) = fixtures().into_iter().find(|(n, _)| n == "full").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = tally::local::DataDir::new(dir.path());
+    let queue = tally::local::LocalQueue::open(
+        tally::local::last_resort_queue("tally"),
+        &data.last_resort(),
+    )
+    .unwrap();
+    let subst = BTreeMap::from([("EventBusName".to_owned(), "tally".to_owned())]);
+    let def = Definition::load(&definition_text(), &subst, &PutEventsTask::handles).unwrap();
+    let (bus, put) = tally::local::recording_bus().unwrap();
+    bus.shutdown();
+    let handler = PutEventsTask::new(&bus).last_resort(&queue);
+    let sleeper = RecordingSleeper::new(Utc::now());
+    let result = def.execute(input.clone(), &context("refused"), &handler, &sleeper);
+
+    assert_eq!(result.error().map(|(e, _)| e), Some("Tally.LastResort"));
+    assert!(put.lock().unwrap().is_empty());
+    assert_eq!(sleeper.delays().len(), 8, "both puts retried 4 times");
+    let kept = tally::local::read_queue(&data.last_resort()).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let body = &kept[0].body;
+    assert_eq!(body["error"], "EventBridge.AmazonEventBridgeException");
+    assert_eq!(
+        body["dead_letter_error"],
+        "EventBridge.AmazonEventBridgeException"
+    );
+    assert!(
+        body["cause"].as_str().unwrap().contains("shut down"),
+        "{body}"
+    );
+    assert_eq!(
+        body["execution_id"],
+        json!(context("refused").execution_arn)
+    );
+    assert_eq!(body["input"], input, "nothing disappears");
+}
+
+/// In moto, the same path: a bus that does not exist refuses both puts, and the view is in the
+/// `BUS-last-resort` queue the definition builds the URL of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_sends_the_view_to_the_last_resort_queue_when_the_bus_refuses_both_puts() {
+    let config = support::moto_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = support::unique("no-such-bus");
+    let url = sqs
+        .create_queue()
+        .queue_name(tally::local::last_resort_queue(&bus))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let machine = support::create_enrich_machine(&sfn, &bus, &bus).await;
+    let (_, input) = fixtures().into_iter().find(|(n, _)| n == "full").unwrap();
+    sfn.start_execution()
+        .state_machine_arn(&machine)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..100 {
+        let r = sqs.receive_message().queue_url(&url).send().await.unwrap();
+        bodies.extend(r.messages().iter().map(|m| m.body().unwrap().to_owned()));
+        if !bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bodies.len(), 1, "nothing in the last-resort queue");
+    let body: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(body["input"], input);
+    assert!(body["cause"].as_str().unwrap().contains(&bus), "{body}");
+    assert!(body["dead_letter_cause"].is_string(), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_runs_the_definition_to_the_same_events_and_our_rules_route_them_as_the_local_matcher()
 {

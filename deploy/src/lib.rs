@@ -15,6 +15,7 @@
 //!
 //! The crate does no I/O: callers read files and pass their contents in.
 
+mod alarms;
 mod cfn;
 pub mod cost;
 pub mod grafana;

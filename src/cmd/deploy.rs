@@ -57,6 +57,11 @@ pub struct DeployArgs {
     /// are used when given.
     #[arg(long)]
     pub edge_config: Option<PathBuf>,
+    /// An address the alarms (dead-letter and failure queues holding messages, failed
+    /// executions, function errors, archive delivery) are e-mailed to; SNS asks it to confirm.
+    /// Without it, subscribe to the pipeline's `AlarmTopicArn` output yourself.
+    #[arg(long)]
+    pub alarm_email: Option<String>,
 }
 
 /// Everything the templates are rendered from, as this build of tally has it.
@@ -95,6 +100,13 @@ pub fn check_args(args: &DeployArgs) -> anyhow::Result<()> {
         && !arn.starts_with("arn:aws:acm:us-east-1:")
     {
         bail!("--certificate-arn {arn:?}: CloudFront takes ACM certificates from us-east-1 only");
+    }
+    if let Some(email) = &args.alarm_email
+        && !email
+            .split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'))
+    {
+        bail!("--alarm-email {email:?} is not an e-mail address");
     }
     let prefix = &args.stack_prefix;
     let lower = prefix

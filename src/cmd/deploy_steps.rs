@@ -127,10 +127,15 @@ impl Plan<'_> {
                     ("GlueDatabaseName", prefix.to_lowercase().replace('-', "_")),
                     ("ArtifactBucket", home.bucket.clone()),
                     ("CountersCodeKey", counters_key),
+                    (
+                        "AlarmEmail",
+                        self.args.alarm_email.clone().unwrap_or_default(),
+                    ),
                 ],
             )
             .await?;
         let arn = Self::output(&pipeline, "StateMachineArn")?;
+        let topic = Self::output(&pipeline, "AlarmTopicArn")?;
         outputs.extend(pipeline);
         for producer in self.producers.iter().copied() {
             let Some((what, _, _)) = producer_lambda(producer) else {
@@ -143,6 +148,7 @@ impl Plan<'_> {
                     self.templates.producer(producer),
                     &[
                         ("StateMachineArn", arn.clone()),
+                        ("AlarmTopicArn", topic.clone()),
                         ("ArtifactBucket", home.bucket.clone()),
                         ("CodeKey", key),
                         ("Site", self.site()),

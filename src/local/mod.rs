@@ -4,10 +4,12 @@ pub mod import;
 mod pipeline;
 mod put_events;
 pub mod replay;
+mod send_message;
 
 pub use pipeline::{DataDir, LocalConsumers, LocalPipeline, declarations};
 
 pub use put_events::{PUT_EVENTS, PutEventsTask};
+pub use send_message::{LocalQueue, QueuedMessage, SEND_MESSAGE, last_resort_queue, read_queue};
 
 use std::sync::{Arc, Mutex};
 

@@ -20,7 +20,7 @@ use tally_counters::LocalCounters;
 use tally_failures::FailedEvents;
 use tally_journal::{DirLock, JournalError};
 
-use super::bus_config;
+use super::{BUS_NAME, LocalQueue, bus_config, last_resort_queue};
 
 /// The local data directory's layout.
 #[derive(Debug, Clone)]
@@ -52,6 +52,12 @@ impl DataDir {
     /// One JSON-lines file per bus rule, for events its target could not take.
     pub fn dead_letters(&self) -> PathBuf {
         self.root.join("dead-letters")
+    }
+
+    /// The enrichment's last resort (`DATA/dead-letters/last-resort.jsonl`, a [`LocalQueue`]):
+    /// page views whose dead letter the bus refused too, with the failure and the input.
+    pub fn last_resort(&self) -> PathBuf {
+        self.dead_letters().join("last-resort.jsonl")
     }
 
     /// The journals: `serve-feed/` (every page view `tally serve` answered, until every consumer
@@ -232,6 +238,7 @@ fn purge_counters(counters: &LocalCounters) {
 pub struct LocalPipeline {
     bus: Arc<LocalBus>,
     consumers: LocalConsumers,
+    last_resort: Arc<LocalQueue>,
     ticker: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
@@ -277,6 +284,9 @@ impl LocalPipeline {
             }
         }
         let bus = Arc::new(builder.build()?);
+        let path = data.last_resort();
+        let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         purge_counters(&consumers.counters);
         let (stop, stopped) = mpsc::channel::<()>();
         let (archive, counters) = (
@@ -304,6 +314,7 @@ impl LocalPipeline {
         Ok(LocalPipeline {
             bus,
             consumers,
+            last_resort: Arc::new(last_resort),
             ticker: Some((stop, ticker)),
         })
     }
@@ -311,6 +322,11 @@ impl LocalPipeline {
     /// The bus: put envelopes here.
     pub fn bus(&self) -> &Arc<LocalBus> {
         &self.bus
+    }
+
+    /// The enrichment's last-resort queue: give it to [`super::PutEventsTask::last_resort`].
+    pub fn last_resort(&self) -> &Arc<LocalQueue> {
+        &self.last_resort
     }
 
     /// The consumers behind it.

@@ -1,8 +1,11 @@
-//! The Step Functions `events:putEvents` integration, onto the local bus.
+//! The Step Functions `events:putEvents` integration, onto the local bus; and the enrichment's
+//! other task, `sqs:sendMessage`, onto its local last-resort queue.
 
 use serde_json::Value;
 use tally_bus::local::{LocalBus, PutEventsError, PutEventsRequestEntry, Ticket};
 use tally_states::{TaskContext, TaskError, TaskHandler};
+
+use super::send_message::{LocalQueue, SEND_MESSAGE, no_queue};
 
 /// The optimized EventBridge integration's resource.
 pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
@@ -20,16 +23,26 @@ pub const REFUSED: &str = "EventBridge.AmazonEventBridgeException";
 /// - a request the API refuses as a whole fails with `EventBridge.AmazonEventBridgeException`, the
 ///   name Step Functions gives the service's own exceptions (its SDK's exception class), so the
 ///   definition's `Retry` treats a local refusal as it treats one on AWS.
+///
+/// It also runs `arn:aws:states:::sqs:sendMessage` (the enrichment's `SendLastResort`) onto the
+/// [`LocalQueue`] given by [`PutEventsTask::last_resort`]; without one, the send fails with
+/// `SQS.QueueDoesNotExistException` and the message in its cause, so the execution's failure
+/// still holds it.
 #[derive(Debug)]
 pub struct PutEventsTask<'a> {
     bus: &'a LocalBus,
     ticket: Option<Ticket>,
+    last_resort: Option<&'a LocalQueue>,
 }
 
 impl<'a> PutEventsTask<'a> {
     /// A handler putting onto `bus`.
     pub fn new(bus: &'a LocalBus) -> Self {
-        Self { bus, ticket: None }
+        Self {
+            bus,
+            ticket: None,
+            last_resort: None,
+        }
     }
 
     /// A handler putting onto `bus` whose every delivery holds `ticket` (see
@@ -38,12 +51,19 @@ impl<'a> PutEventsTask<'a> {
         Self {
             bus,
             ticket: Some(ticket),
+            last_resort: None,
         }
+    }
+
+    /// This handler, sending `sqs:sendMessage` tasks to `queue`.
+    pub fn last_resort(mut self, queue: &'a LocalQueue) -> Self {
+        self.last_resort = Some(queue);
+        self
     }
 
     /// Whether this handler runs `resource`: for `Definition::load`.
     pub fn handles(resource: &str) -> bool {
-        resource == PUT_EVENTS
+        resource == PUT_EVENTS || resource == SEND_MESSAGE
     }
 }
 
@@ -54,6 +74,15 @@ impl TaskHandler for PutEventsTask<'_> {
         parameters: Value,
         ctx: &TaskContext<'_>,
     ) -> Result<Value, TaskError> {
+        if resource == SEND_MESSAGE {
+            return match self.last_resort {
+                Some(queue) => queue.send(&parameters),
+                None => Err(no_queue(
+                    parameters["QueueUrl"].as_str().unwrap_or_default(),
+                    &parameters["MessageBody"],
+                )),
+            };
+        }
         if resource != PUT_EVENTS {
             return Err(TaskError::new(
                 "States.TaskFailed",

@@ -91,15 +91,21 @@ impl JsonLinesFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl DeadLetter for JsonLinesFile {
-    fn write(&self, record: &DeadLetterRecord) -> io::Result<()> {
+    /// Appends `record` as one JSON line, fsynced before it returns: the dead-letter records,
+    /// and whatever else is all that is left of an event (the local last-resort queue).
+    pub fn append<T: Serialize + ?Sized>(&self, record: &T) -> io::Result<()> {
         let mut line = serde_json::to_string(record)?;
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         file.write_all(line.as_bytes())?;
         file.sync_data()
+    }
+}
+
+impl DeadLetter for JsonLinesFile {
+    fn write(&self, record: &DeadLetterRecord) -> io::Result<()> {
+        self.append(record)
     }
 }
 

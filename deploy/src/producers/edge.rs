@@ -24,6 +24,10 @@ pub const FORWARDED_HEADERS: [&str; 10] = [
 ];
 
 /// The edge producer's template.
+/// Every region's log groups of this stack's edge function (Lambda@Edge names them
+/// `/aws/lambda/us-east-1.{function}` wherever a replica runs), their streams included.
+pub(crate) const EDGE_LOG_GROUPS: &str = "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/aws/lambda/${AWS::Region}.${AWS::StackName}-EdgeFunction-*";
+
 pub(crate) fn render(_options: &Options) -> Value {
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -47,7 +51,7 @@ pub(crate) fn render(_options: &Options) -> Value {
             "EdgeRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "Description": "the edge function: start executions of the one enrichment state machine, nothing else",
+                    "Description": "the edge function: start executions of the one enrichment state machine, write its logs",
                     "AssumeRolePolicyDocument": {
                         "Version": "2012-10-17",
                         "Statement": [{
@@ -64,6 +68,19 @@ pub(crate) fn render(_options: &Options) -> Value {
                                 "Effect": "Allow",
                                 "Action": "states:StartExecution",
                                 "Resource": {"Ref": "StateMachineArn"}
+                            }]
+                        }
+                    }, {
+                        // Lambda@Edge writes a replica's logs in the region it ran in, to
+                        // `/aws/lambda/us-east-1.{function}` (this stack is in us-east-1); the
+                        // function's generated name is `{stack}-EdgeFunction-{suffix}`.
+                        "PolicyName": "logs",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [{
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": {"Fn::Sub": EDGE_LOG_GROUPS}
                             }]
                         }
                     }]

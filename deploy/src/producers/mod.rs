@@ -85,6 +85,11 @@ const LOG_GROUP: &str = "ProducerLogGroup";
 /// The parameters both log producers take.
 pub(crate) fn log_producer_parameters(code: &str) -> Map<String, Value> {
     let v = json!({
+        "AlarmTopicArn": {
+            "Type": "String",
+            "AllowedPattern": "^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$",
+            "Description": "the topic the alarms notify (the pipeline stack's output AlarmTopicArn), in this region"
+        },
         "StateMachineArn": {
             "Type": "String",
             "AllowedPattern": "^arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]+$",
