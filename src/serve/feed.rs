@@ -30,7 +30,7 @@ use tally_states::{Definition, ExecutionContext, ExecutionResult, RealSleeper};
 use super::commit::GroupCommit;
 use super::dead_letters::DeadLetters;
 use super::priority::Backoff;
-use crate::local::{self, PutEventsTask};
+use crate::local::{self, LocalQueue, PutEventsTask};
 
 /// The enrichment state machine's definition.
 pub const ENRICH_ASL: &str = include_str!("../../state-machines/enrich.asl.json");
@@ -86,6 +86,7 @@ impl Feed {
     /// core free of normal-priority work ([`Backoff`]).
     pub fn start(
         bus: Arc<LocalBus>,
+        last_resort: Arc<LocalQueue>,
         dir: &Path,
         workers: usize,
         dead_letter_dir: &Path,
@@ -112,6 +113,7 @@ impl Feed {
         for i in 0..workers.max(1) {
             let worker = Worker {
                 bus: Arc::clone(&bus),
+                last_resort: Arc::clone(&last_resort),
                 machine: Arc::clone(&machine),
                 journal: Arc::clone(&journal),
                 stats: Arc::clone(&stats),
@@ -217,6 +219,8 @@ impl Drop for Ack {
 /// One pipeline worker.
 struct Worker {
     bus: Arc<LocalBus>,
+    /// Where a view goes when the bus refuses its dead letter too.
+    last_resort: Arc<LocalQueue>,
     machine: Arc<Definition>,
     journal: Arc<Journal>,
     stats: Arc<FeedStats>,
@@ -298,7 +302,7 @@ impl Worker {
             state_machine_name: "enrich".into(),
             start_time: Utc::now(),
         };
-        let task = PutEventsTask::with_ticket(&self.bus, ticket);
+        let task = PutEventsTask::with_ticket(&self.bus, ticket).last_resort(&self.last_resort);
         match self.machine.execute(input, &exec, &task, &RealSleeper) {
             ExecutionResult::Succeeded { .. } => {
                 self.stats.executed.fetch_add(1, Ordering::Relaxed);

@@ -218,6 +218,7 @@ fn open_pipeline(
     }
     let feed = Feed::start(
         Arc::clone(lp.bus()),
+        Arc::clone(lp.last_resort()),
         &data.journal().join("serve-feed"),
         workers,
         &data.dead_letters(),
