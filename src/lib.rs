@@ -1,5 +1,6 @@
 //! The `tally` command-line tool: the commands, and the I/O around the workspace's libraries.
 
+pub mod aws_failed;
 pub mod aws_replay;
 pub mod cmd;
 pub mod local;

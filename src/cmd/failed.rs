@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
 use serde_json::Value;
 
@@ -12,21 +13,40 @@ use crate::local::DataDir;
 #[derive(Debug, Subcommand)]
 pub enum FailedCommand {
     /// List the failed page views (`PageView.Failed` events in DATA/failed), oldest first: one
-    /// line each, `time id error cause`, or the whole events as JSON lines with --json.
+    /// line each, `time id error cause`, or the whole events as JSON lines with --json. With
+    /// --aws, every failure queue of the deployed stacks instead (`queue time event_id reason`),
+    /// read without taking anything away.
     List {
         /// The data directory `tally serve` writes.
         #[arg(long, default_value = "tally-data")]
         data: PathBuf,
-        /// Print each whole event as one JSON line.
+        /// Print each whole event (with --aws: each message) as one JSON line.
         #[arg(long)]
         json: bool,
+        /// Read the deployed stacks' queues (dead-letter, failed-events, on-failure, last
+        /// resort) with the SDK's default credentials and region.
+        #[arg(long)]
+        aws: bool,
+        /// With --aws: the stack prefix given to `tally deploy`.
+        #[arg(long, default_value = "tally", requires = "aws")]
+        stack_prefix: String,
+        /// With --aws: another endpoint (a local stand-in such as moto).
+        #[arg(long, requires = "aws")]
+        endpoint_url: Option<String>,
     },
 }
 
 /// Runs a `tally failed` subcommand.
 pub fn run(cmd: FailedCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        FailedCommand::List { data, json } => {
+        FailedCommand::List {
+            aws: true,
+            json,
+            stack_prefix,
+            endpoint_url,
+            ..
+        } => list_aws(&stack_prefix, endpoint_url.as_deref(), json),
+        FailedCommand::List { data, json, .. } => {
             let events = tally_failures::read_failed(&DataDir::new(data).failed())?;
             for event in &events {
                 if json {
@@ -46,4 +66,37 @@ pub fn run(cmd: FailedCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `tally failed list --aws`.
+fn list_aws(prefix: &str, endpoint_url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let client = aws_sdk_sqs::Client::new(&runtime.block_on(loader.load()));
+    let messages = runtime.block_on(crate::aws_failed::list(&client, prefix))?;
+    for m in &messages {
+        if json {
+            println!("{}", serde_json::to_string(m)?);
+        } else {
+            let field = |v: Option<&str>| v.unwrap_or("-").replace(['\t', '\n'], " ");
+            println!(
+                "{}\t{}\t{}\t{}",
+                m.queue,
+                field(m.sent_at.as_deref()),
+                field(m.event_id.as_deref()),
+                field(Some(&m.reason)),
+            );
+        }
+    }
+    eprintln!(
+        "{} message(s) in the failure queues of {prefix}-*",
+        messages.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
