@@ -46,7 +46,7 @@ pub async fn list(client: &Client, prefix: &str) -> anyhow::Result<Vec<FailedMes
 }
 
 /// The URLs of the queues named `PREFIX-…`.
-async fn queues(client: &Client, prefix: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn queues(client: &Client, prefix: &str) -> anyhow::Result<Vec<String>> {
     let mut urls = Vec::new();
     let mut pages = client
         .list_queues()
@@ -90,7 +90,11 @@ async fn peek(client: &Client, url: &str) -> anyhow::Result<Vec<FailedMessage>> 
 }
 
 /// Makes `messages` visible again.
-async fn release(client: &Client, url: &str, messages: &[Message]) -> anyhow::Result<()> {
+pub(crate) async fn release(
+    client: &Client,
+    url: &str,
+    messages: &[Message],
+) -> anyhow::Result<()> {
     for chunk in messages.chunks(10) {
         let entries = chunk
             .iter()
@@ -116,10 +120,15 @@ async fn release(client: &Client, url: &str, messages: &[Message]) -> anyhow::Re
     Ok(())
 }
 
+/// A message's body, parsed when it is JSON.
+pub(crate) fn body_of(message: &Message) -> Value {
+    let text = message.body.as_deref().unwrap_or_default();
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
 /// What one message says about itself.
 pub fn describe(queue: &str, message: &Message) -> FailedMessage {
-    let text = message.body.as_deref().unwrap_or_default();
-    let body = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+    let body = body_of(message);
     let attribute = |name: &str| {
         message
             .message_attributes
@@ -177,7 +186,7 @@ fn reason_in(body: &Value) -> String {
 /// The page view's `event_id` in a body: the event's detail, a Lambda on-failure record's
 /// request, or the enrichment's input (a JSON string in `PageView.Failed` and last-resort
 /// messages).
-fn event_id_in(body: &Value) -> Option<String> {
+pub(crate) fn event_id_in(body: &Value) -> Option<String> {
     let input = |v: &Value| {
         v.as_str()
             .and_then(|t| serde_json::from_str::<Value>(t).ok())

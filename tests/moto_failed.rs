@@ -115,3 +115,116 @@ fn every_failure_queue_of_the_stack_is_listed_with_its_reasons_and_left_in_place
     let again = rt.block_on(list(&sqs, &prefix)).unwrap();
     assert_eq!(again.len(), 4, "{again:?}");
 }
+
+#[test]
+fn redrive_runs_the_failed_views_again_and_keeps_what_cannot_succeed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(support::moto_config());
+    let clients = tally::aws_redrive::Clients {
+        sqs: aws_sdk_sqs::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(&config),
+    };
+    let sqs = &clients.sqs;
+    let prefix = support::unique("redrive");
+    let (failed, last, dlq, machine) = rt.block_on(async {
+        let queue = |name: String| async move {
+            let made = sqs.create_queue().queue_name(name).send().await.unwrap();
+            made.queue_url.unwrap()
+        };
+        let send = |url: String, body: serde_json::Value| async move {
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+        };
+        let failed = queue(format!("{prefix}-FailedEventsQueue-XYZ")).await;
+        let view = |id: &str| json!({"event_id": id, "site": "example.org", "path": "/"}).to_string();
+        send(failed.clone(), json!({"detail-type": "PageView.Failed",
+            "detail": {"error": "EventBridge.ThrottlingException", "cause": "slow down", "input": view("view-throttled")}})).await;
+        send(failed.clone(), json!({"detail-type": "PageView.Failed",
+            "detail": {"error": "Tally.IncompleteInput", "cause": "the input lacks path", "input": view("view-incomplete")}})).await;
+        let last = queue(format!("{prefix}-last-resort")).await;
+        send(last.clone(), json!({"error": "EventBridge.FailedEntry", "cause": "bus full",
+            "dead_letter_error": "States.TaskFailed", "dead_letter_cause": "refused", "input": view("view-last")})).await;
+        // A rule target's dead-letter queue: events already on the bus, not this command's.
+        let dlq = queue(format!("{prefix}-ArchivePageViewsDlq-A")).await;
+        send(dlq.clone(), json!({"detail": {"event_id": "view-dlq"}})).await;
+        let machine = clients
+            .sfn
+            .create_state_machine()
+            .name(format!("{prefix}-enrich"))
+            .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+            .role_arn("arn:aws:iam::123456789012:role/enrich")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn;
+        (failed, last, dlq, machine)
+    });
+
+    let report = rt
+        .block_on(tally::aws_redrive::redrive(&clients, &prefix))
+        .unwrap();
+    assert_eq!(report.started, 2, "{report:?}");
+    assert_eq!(report.kept.len(), 1, "{report:?}");
+    assert_eq!(report.kept[0].event_id.as_deref(), Some("view-incomplete"));
+    assert!(
+        report.kept[0].why.starts_with("Tally.IncompleteInput"),
+        "{report:?}"
+    );
+
+    rt.block_on(async {
+        let executions = clients
+            .sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap()
+            .executions;
+        let mut inputs = Vec::new();
+        for e in executions {
+            let described = clients
+                .sfn
+                .describe_execution()
+                .execution_arn(e.execution_arn)
+                .send()
+                .await
+                .unwrap();
+            let input: serde_json::Value = serde_json::from_str(&described.input.unwrap()).unwrap();
+            inputs.push(input["event_id"].as_str().unwrap().to_owned());
+        }
+        inputs.sort();
+        assert_eq!(
+            inputs,
+            ["view-last", "view-throttled"],
+            "the original inputs, run again"
+        );
+        let depth = |url: String| async move {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                )
+                .send()
+                .await
+                .unwrap();
+            attrs.attributes.unwrap()
+                [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+                .clone()
+        };
+        assert_eq!(
+            depth(failed).await,
+            "1",
+            "the incomplete input stays, visible"
+        );
+        assert_eq!(depth(last).await, "0", "redriven, deleted");
+        assert_eq!(depth(dlq).await, "1", "not this command's");
+    });
+}

@@ -34,6 +34,20 @@ pub enum FailedCommand {
         #[arg(long, requires = "aws")]
         endpoint_url: Option<String>,
     },
+    /// Run the page views the enrichment could not put on the bus (the failed-events and
+    /// last-resort queues of the deployed stacks) through it again; keep, and say why, what
+    /// cannot succeed. Prints a JSON report.
+    Redrive {
+        /// Redrive the deployed stacks' queues (only the cloud's can be redriven for now).
+        #[arg(long, required = true)]
+        aws: bool,
+        /// The stack prefix given to `tally deploy`.
+        #[arg(long, default_value = "tally")]
+        stack_prefix: String,
+        /// Another endpoint (a local stand-in such as moto).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 /// Runs a `tally failed` subcommand.
@@ -46,6 +60,11 @@ pub fn run(cmd: FailedCommand) -> anyhow::Result<ExitCode> {
             endpoint_url,
             ..
         } => list_aws(&stack_prefix, endpoint_url.as_deref(), json),
+        FailedCommand::Redrive {
+            stack_prefix,
+            endpoint_url,
+            ..
+        } => redrive_aws(&stack_prefix, endpoint_url.as_deref()),
         FailedCommand::List { data, json, .. } => {
             let events = tally_failures::read_failed(&DataDir::new(data).failed())?;
             for event in &events {
@@ -70,15 +89,8 @@ pub fn run(cmd: FailedCommand) -> anyhow::Result<ExitCode> {
 
 /// `tally failed list --aws`.
 fn list_aws(prefix: &str, endpoint_url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let client = aws_sdk_sqs::Client::new(&runtime.block_on(loader.load()));
+    let (runtime, config) = sdk(endpoint_url)?;
+    let client = aws_sdk_sqs::Client::new(&config);
     let messages = runtime.block_on(crate::aws_failed::list(&client, prefix))?;
     for m in &messages {
         if json {
@@ -99,4 +111,37 @@ fn list_aws(prefix: &str, endpoint_url: Option<&str>, json: bool) -> anyhow::Res
         messages.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tally failed redrive --aws`.
+fn redrive_aws(prefix: &str, endpoint_url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (runtime, config) = sdk(endpoint_url)?;
+    let clients = crate::aws_redrive::Clients {
+        sqs: aws_sdk_sqs::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(&config),
+    };
+    let report = runtime.block_on(crate::aws_redrive::redrive(&clients, prefix))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "{} page view(s) run again, {} kept",
+        report.started,
+        report.kept.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A runtime and the SDK's configuration (default chain; `endpoint_url` instead of AWS's).
+fn sdk(
+    endpoint_url: Option<&str>,
+) -> anyhow::Result<(tokio::runtime::Runtime, aws_config::SdkConfig)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = runtime.block_on(loader.load());
+    Ok((runtime, config))
 }
