@@ -13,23 +13,55 @@ use crate::QueryError;
 pub fn arrow_schema() -> Result<Schema, QueryError> {
     let table: Value =
         serde_json::from_str(crate::TABLE).map_err(|e| QueryError::Table(e.to_string()))?;
+    let types = table["StorageDescriptor"]["Columns"]
+        .as_array()
+        .ok_or_else(|| QueryError::Table("no columns".into()))?;
+    let mut fields = Vec::new();
+    for ((name, key), c) in columns()?.into_iter().zip(types) {
+        let ty = c["Type"]
+            .as_str()
+            .ok_or_else(|| QueryError::Table(format!("column {name} has no type")))?;
+        fields.push(Field::new(key, parse(ty)?, true));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// The table's data columns, each with the JSON key it is read from (its SerDe
+/// `mapping.COLUMN`, or its own name), in order.
+pub fn columns() -> Result<Vec<(String, String)>, QueryError> {
+    let table: Value =
+        serde_json::from_str(crate::TABLE).map_err(|e| QueryError::Table(e.to_string()))?;
     let sd = &table["StorageDescriptor"];
     let params = &sd["SerdeInfo"]["Parameters"];
     let columns = sd["Columns"]
         .as_array()
         .ok_or_else(|| QueryError::Table("no columns".into()))?;
-    let mut fields = Vec::new();
-    for c in columns {
-        let name = c["Name"]
-            .as_str()
-            .ok_or_else(|| QueryError::Table("a column has no name".into()))?;
-        let ty = c["Type"]
-            .as_str()
-            .ok_or_else(|| QueryError::Table(format!("column {name} has no type")))?;
-        let key = params[format!("mapping.{name}")].as_str().unwrap_or(name);
-        fields.push(Field::new(key, parse(ty)?, true));
-    }
-    Ok(Schema::new(fields))
+    columns
+        .iter()
+        .map(|c| {
+            let name = c["Name"]
+                .as_str()
+                .ok_or_else(|| QueryError::Table("a column has no name".into()))?;
+            let key = params[format!("mapping.{name}")].as_str().unwrap_or(name);
+            Ok((name.to_owned(), key.to_owned()))
+        })
+        .collect()
+}
+
+/// The select list that names the JSON keys' columns as the table does (`"detail-type" AS
+/// detail_type`), so the same SQL runs here and on Athena.
+pub fn select_list() -> Result<String, QueryError> {
+    Ok(columns()?
+        .iter()
+        .map(|(name, key)| {
+            if name == key {
+                name.clone()
+            } else {
+                format!("\"{key}\" AS {name}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// Parses `string`, `boolean`, `bigint`, `int`, `double`, `array<T>`, `struct<name:T,…>`.

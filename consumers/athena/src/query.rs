@@ -106,8 +106,9 @@ impl Query {
             .predicate()
             .map(|p| format!(" WHERE {p}"))
             .unwrap_or_default();
+        let select = crate::hive::select_list()?;
         ctx.sql(&format!(
-            "CREATE VIEW {TABLE_NAME} AS SELECT * FROM archive{filter}"
+            "CREATE VIEW {TABLE_NAME} AS SELECT {select}, year, month, day, hour FROM archive{filter}"
         ))
         .await?;
         Ok(Query { ctx })

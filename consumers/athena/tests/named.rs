@@ -348,3 +348,17 @@ fn every_query_file_is_a_named_query() {
         "add the file to the list in src/lib.rs (or remove it)"
     );
 }
+
+#[test]
+fn the_tables_columns_are_named_as_athena_sees_them_here_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_archive(tmp.path(), &generate(300));
+    let rt = runtime();
+    let query = rt
+        .block_on(Query::open(tmp.path(), &Range::new(None, None).unwrap()))
+        .unwrap();
+    // `detail_type` is read from the JSON key `detail-type` (the SerDe mapping), here as there.
+    let sql = "SELECT detail_type, count(*) AS n FROM page_views GROUP BY detail_type";
+    let got = rows(to_rows(&rt.block_on(query.run(sql)).unwrap()).unwrap());
+    assert_eq!(got, [json!({"detail_type": "PageView", "n": 300})]);
+}
