@@ -102,12 +102,18 @@ fn package(dir: &Path, config: &Path) -> PathBuf {
     out
 }
 
-/// Runs the Python harness: the module from `zip`, its handler on every fixture.
+/// The harness's bad events, after the fixtures.
+const BAD_EVENTS: usize = 4;
+
+/// Runs the Python harness: the module from `zip`, its handler on every fixture. The result has
+/// `metrics` too: each metric summed over the calls' EMF lines (one per call, each checked).
 fn run_handler(dir: &Path, zip: &Path) -> Value {
+    let result_path = dir.join("result.json");
     let output = Command::new(venv_python())
         .arg(root().join("tests/edge_lambda/harness.py"))
         .arg(zip)
         .arg(dir.join("module"))
+        .arg(&result_path)
         .args(fixtures())
         // What the Lambda runtime sets for the execution role; moto accepts any.
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -127,7 +133,36 @@ fn run_handler(dir: &Path, zip: &Path) -> Value {
             .unwrap_or_else(|e| panic!("log line is not json ({e}): {line}"));
         assert!(log["level"].is_string(), "{line}");
     }
-    serde_json::from_slice(&output.stdout).unwrap()
+    let mut result: Value =
+        serde_json::from_str(&std::fs::read_to_string(result_path).unwrap()).unwrap();
+    result["metrics"] = metrics_sums(&String::from_utf8(output.stdout).unwrap());
+    result
+}
+
+/// Every stdout line is one call's EMF line from the edge; each metric summed over them.
+fn metrics_sums(stdout: &str) -> Value {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), fixtures().len() + BAD_EVENTS, "{stdout}");
+    let mut sums = serde_json::Map::new();
+    for line in lines {
+        let emitted = tally_metrics::read(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(emitted.dimensions["Function"], "edge", "{line}");
+        assert!(emitted.metrics.contains_key("Latency"), "{line}");
+        assert!(
+            !line.contains("192.0.2.") && !line.contains("Mozilla"),
+            "{line}"
+        );
+        for (name, value) in emitted.metrics {
+            let sum = sums.get(&name).and_then(Value::as_f64).unwrap_or(0.0) + value;
+            sums.insert(name, json!(sum));
+        }
+    }
+    Value::Object(sums)
+}
+
+/// A metric summed over the calls' lines.
+fn metric(result: &Value, name: &str) -> u64 {
+    result["metrics"][name].as_f64().unwrap_or(0.0) as u64
 }
 
 /// Every call returned the very object it was given (the response of a response event, else the
@@ -219,6 +254,10 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
         4,
         "the harness's bad events"
     );
+    assert_eq!(metric(&result, "Views"), views.len() as u64, "{result}");
+    assert_eq!(metric(&result, "Skipped"), skipped as u64, "{result}");
+    assert_eq!(metric(&result, "Failed"), 4, "{result}");
+    assert_eq!(metric(&result, "Failed.invalid_event"), 4, "{result}");
 
     // The executions, by input; the handler's clock is not inspect's.
     let executions = sfn
@@ -317,8 +356,13 @@ fn the_handler_returns_within_its_budget_when_the_endpoint_is_closed_or_hangs() 
         assert_eq!(stat(&result, "sent"), 0, "{what}: {result}");
         let not_sent = stat(&result, "failed") + stat(&result, "timeouts");
         assert_eq!(not_sent, views, "{what}: {result}");
+        assert_eq!(metric(&result, "Views"), 0, "{what}: {result}");
+        let not_sent =
+            metric(&result, "Failed.start_execution") + metric(&result, "Failed.timeout");
+        assert_eq!(not_sent, views, "{what}: {result}");
         if what == "hanging" {
             assert_eq!(stat(&result, "timeouts"), views, "{what}: {result}");
+            assert_eq!(metric(&result, "Failed.timeout"), views, "{what}: {result}");
         }
         assert_eq!(stat(&result, "panics"), 0);
     }
@@ -398,6 +442,7 @@ fn a_pooled_connection_the_service_closed_costs_one_retry_not_the_view() {
         "{result}"
     );
     assert_eq!(answered.load(Ordering::SeqCst), views);
+    assert_eq!(metric(&result, "Views"), views, "{result}");
 }
 
 #[test]

@@ -1,9 +1,10 @@
 """Loads the packaged edge module in CPython and calls its handler on CloudFront fixtures.
 
-    python harness.py EDGE.zip EXTRACT_DIR FIXTURE.json...
+    python harness.py EDGE.zip EXTRACT_DIR RESULT.json FIXTURE.json...
 
-Prints one JSON object: the import time, and for each fixture the request the handler returned,
-whether it is the very object it was given, and how long the call took; then the module's stats().
+Writes one JSON object to RESULT.json: the import time, and for each fixture the request the
+handler returned, whether it is the very object it was given, and how long the call took; then the
+module's stats(). Stdout is left to the module, which prints a metrics line per call.
 """
 
 import json
@@ -13,7 +14,7 @@ import zipfile
 
 
 def main():
-    zip_path, extract_dir, *fixtures = sys.argv[1:]
+    zip_path, extract_dir, result_path, *fixtures = sys.argv[1:]
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(extract_dir)
     sys.path.insert(0, extract_dir)
@@ -50,18 +51,17 @@ def main():
     for bad in [{}, {"Records": []}, None, {"Records": [{"cf": {"request": {"uri": 1}}}]}]:
         tally_edge.handler(bad, None)
 
-    json.dump(
-        {
-            "import_seconds": import_seconds,
-            "calls": calls,
-            "stats": tally_edge.stats(),
-            "execution_names": {
-                i: tally_edge.execution_name(i)
-                for i in ["plain-id_1", "p8vQ==", "a" * 81, "has spaces, so derived"]
-            },
+    result = {
+        "import_seconds": import_seconds,
+        "calls": calls,
+        "stats": tally_edge.stats(),
+        "execution_names": {
+            i: tally_edge.execution_name(i)
+            for i in ["plain-id_1", "p8vQ==", "a" * 81, "has spaces, so derived"]
         },
-        sys.stdout,
-    )
+    }
+    with open(result_path, "w", encoding="utf-8") as out:
+        json.dump(result, out)
 
 
 main()

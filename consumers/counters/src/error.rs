@@ -23,6 +23,16 @@ impl CountersError {
     pub fn is_permanent(&self) -> bool {
         matches!(self, CountersError::Invalid(_))
     }
+
+    /// A short key for the metrics (`invalid`, `store`, `dynamodb`, `config`), never the detail.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CountersError::Invalid(_) => "invalid",
+            CountersError::Store(_) => "store",
+            CountersError::Dynamo(_) => "dynamodb",
+            CountersError::Config(_) => "config",
+        }
+    }
 }
 
 macro_rules! from_redb {

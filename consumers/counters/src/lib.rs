@@ -8,7 +8,8 @@
 //!
 //! - locally, [`LocalCounters`] over redb, one write transaction per event (or per batch);
 //! - in the cloud (feature `cloud`), [`dynamo::DynamoCounters`] over DynamoDB, one
-//!   `TransactWriteItems` per event, called by the `counters-lambda` binary.
+//!   `TransactWriteItems` per event, called by the `counters-lambda` binary, which prints one
+//!   CloudWatch embedded-metric-format line per event ([`metrics`]).
 //!
 //! Key layout, idempotency, TTLs and the query API are described in the crate's README.
 
@@ -19,6 +20,8 @@ mod view;
 
 #[cfg(feature = "cloud")]
 pub mod dynamo;
+#[cfg(feature = "cloud")]
+pub mod metrics;
 
 use std::collections::BTreeMap;
 

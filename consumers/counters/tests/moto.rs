@@ -65,6 +65,14 @@ async fn store() -> DynamoCounters {
     store
 }
 
+/// The invocation's metrics line for `result`, read back as EMF.
+fn emitted(result: &Result<Applied, tally_counters::CountersError>) -> tally_metrics::Emitted {
+    let line = tally_counters::metrics::metrics(result).line(1_764_643_200_000, 1.0);
+    let emitted = tally_metrics::read(&line).unwrap();
+    assert_eq!(emitted.dimensions["Function"], "counters");
+    emitted
+}
+
 fn bridge_event(detail: &Value) -> EventBridgeEvent<Value> {
     serde_json::from_value(support::event(detail)).unwrap()
 }
@@ -147,19 +155,23 @@ async fn lambda_handler_counts_once() {
         details.push(d);
     }
 
+    let mut views = 0.0;
     for d in &details {
-        let applied = handle(&store, bridge_event(d)).await.unwrap();
+        let result = handle(&store, bridge_event(d)).await;
+        views += emitted(&result).get("Views");
+        let applied = result.unwrap();
         assert!(matches!(applied, Applied::Counted { .. }), "{applied:?}");
     }
+    assert_eq!(views, details.len() as f64, "one Views per event counted");
     let first = scan(&store, &client).await;
     assert_eq!(day_counters(&first), support::expected(&details));
 
     // Redelivery: every event is a duplicate, and no item changed.
     for d in &details {
-        assert_eq!(
-            handle(&store, bridge_event(d)).await.unwrap(),
-            Applied::Duplicate
-        );
+        let result = handle(&store, bridge_event(d)).await;
+        let m = emitted(&result);
+        assert_eq!((m.get("Views"), m.get("Skipped.duplicate")), (0.0, 1.0));
+        assert_eq!(result.unwrap(), Applied::Duplicate);
     }
     let second = scan(&store, &client).await;
     assert_eq!(first, second);
@@ -271,6 +283,8 @@ async fn visitors_and_expiry() {
     assert!(err.is_permanent(), "{err}");
     let mut model2 = detail("v-10", "2026-11-29T08:00:00.000Z");
     model2["schema_version"] = json!("2-0-0");
-    let err = handle(&store, bridge_event(&model2)).await.unwrap_err();
+    let result = handle(&store, bridge_event(&model2)).await;
+    assert_eq!(emitted(&result).get("Failed.invalid"), 1.0);
+    let err = result.unwrap_err();
     assert!(err.is_permanent(), "{err}");
 }

@@ -8,17 +8,21 @@
 //! whether the request is a page view, sends the view to the enrichment state machine
 //! ([`sink`]), and returns the object CloudFront expects back, unchanged, whatever happens: the
 //! response for a response event, the request otherwise. Every failure (including a panic) is
-//! logged as JSON on stderr and counted in `stats()`.
+//! logged as JSON on stderr and counted in `stats()`, and every call prints one CloudWatch
+//! embedded-metric-format line on stdout (`tally-metrics`, function `edge`: the view sent, the
+//! skip or the failure by reason, the call's latency), which cannot fail the call.
 
 pub mod sink;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tally_edge::{Decision, EdgeConfig};
+use tally_metrics::Invocation;
 
 use crate::sink::{Sent, Sink, SinkError};
 
@@ -53,6 +57,9 @@ fn count(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The function's name in its metrics (the `Function` dimension).
+pub const FUNCTION: &str = "edge";
+
 /// The baked-in configuration, parsed once.
 fn config() -> Result<&'static EdgeConfig, &'static str> {
     static CONFIG: OnceLock<Result<EdgeConfig, String>> = OnceLock::new();
@@ -84,12 +91,13 @@ fn init_logging() {
     });
 }
 
-/// What happened to one event, for the counters and the log.
-fn process(event_json: &str) {
+/// What happened to one event, for the counters, the log and `metrics`.
+fn process(event_json: &str, metrics: &mut Invocation) {
     let config = match config() {
         Ok(c) => c,
         Err(e) => {
             count(&COUNTERS.failed);
+            metrics.failed("config", 1);
             tracing::error!(error = e, "invalid baked-in configuration");
             return;
         }
@@ -98,12 +106,14 @@ fn process(event_json: &str) {
         Ok(e) => e,
         Err(e) => {
             count(&COUNTERS.invalid_events);
+            metrics.failed("invalid_event", 1);
             tracing::error!(error = %e, "not a cloudfront request event");
             return;
         }
     };
     let Some(record) = event.record() else {
         count(&COUNTERS.invalid_events);
+        metrics.failed("invalid_event", 1);
         tracing::error!("cloudfront event without a record");
         return;
     };
@@ -111,6 +121,7 @@ fn process(event_json: &str) {
         Decision::PageView(view) => view,
         Decision::Skip(reason) => {
             count(&COUNTERS.skipped);
+            metrics.skipped(&reason.key(), 1);
             tracing::debug!(%reason, "skipped");
             return;
         }
@@ -124,17 +135,23 @@ fn process(event_json: &str) {
                 .send(&event_id, input)
         });
     match result {
-        Ok(Sent::Started) => count(&COUNTERS.sent),
+        Ok(Sent::Started) => {
+            count(&COUNTERS.sent);
+            metrics.views(1);
+        }
         Ok(Sent::AlreadySent) => {
             count(&COUNTERS.already_sent);
+            metrics.skipped("already_sent", 1);
             tracing::debug!(event_id, "execution already exists: page view sent before");
         }
         Err(e @ SinkError::Timeout(_)) => {
             count(&COUNTERS.timeouts);
+            metrics.failed("timeout", 1);
             tracing::error!(event_id, error = %e, "page view not sent");
         }
         Err(e) => {
             count(&COUNTERS.failed);
+            metrics.failed("start_execution", 1);
             tracing::error!(event_id, error = %e, "page view not sent");
         }
     }
@@ -160,7 +177,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 
 /// The Lambda@Edge handler (`tally_edge.handler`): counts the request if it is a page view and
 /// returns `event["Records"][0]["cf"]["response"]` (a response event) or `…["request"]`, the same
-/// object, unchanged. Never raises.
+/// object, unchanged; prints the call's metrics line. Never raises.
 #[pyfunction]
 #[pyo3(signature = (event, context = None))]
 fn handler<'py>(
@@ -169,12 +186,27 @@ fn handler<'py>(
     context: Option<Bound<'py, PyAny>>,
 ) -> Bound<'py, PyAny> {
     let _ = context;
+    let started = Instant::now();
     init_logging();
     count(&COUNTERS.invocations);
+    let mut metrics = Invocation::new(FUNCTION);
+    let returned = handle(py, event, &mut metrics);
+    // A panic while writing the line is caught, and a failed write ignored: the call goes on.
+    let _ = catch_unwind(AssertUnwindSafe(|| metrics.emit(started)));
+    returned
+}
+
+/// The handler's work, its outcome added to `metrics`.
+fn handle<'py>(
+    py: Python<'py>,
+    event: Bound<'py, PyAny>,
+    metrics: &mut Invocation,
+) -> Bound<'py, PyAny> {
     let request = match returned_of(&event) {
         Ok(r) => r,
         Err(e) => {
             count(&COUNTERS.invalid_events);
+            metrics.failed("invalid_event", 1);
             tracing::error!(error = %e, "event has no Records[0].cf.request or response");
             return py.None().into_bound(py);
         }
@@ -188,16 +220,27 @@ fn handler<'py>(
         Ok(j) => j,
         Err(e) => {
             count(&COUNTERS.invalid_events);
+            metrics.failed("invalid_event", 1);
             tracing::error!(error = %e, "event is not json");
             return request;
         }
     };
     // The Python objects are not touched again: release the interpreter while deciding and
     // sending.
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| process(&json))));
-    if let Err(payload) = outcome {
-        count(&COUNTERS.panics);
-        tracing::error!(panic = panic_message(payload.as_ref()), "handler panicked");
+    let outcome = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            let mut outcome = Invocation::new(FUNCTION);
+            process(&json, &mut outcome);
+            outcome
+        }))
+    });
+    match outcome {
+        Ok(outcome) => *metrics = outcome,
+        Err(payload) => {
+            count(&COUNTERS.panics);
+            metrics.failed("panic", 1);
+            tracing::error!(panic = panic_message(payload.as_ref()), "handler panicked");
+        }
     }
     request
 }

@@ -60,6 +60,21 @@ pub enum SkipReason {
     InvalidSite,
 }
 
+impl SkipReason {
+    /// A short key for reports and metrics, without the reason's values (`not_a_page`,
+    /// `status_4xx`): the serde tag, and the status's class.
+    pub fn key(&self) -> String {
+        match self {
+            SkipReason::UnsupportedTrigger { .. } => "unsupported_trigger".into(),
+            SkipReason::Status { code } => format!("status_{}xx", code / 100),
+            SkipReason::NotGet => "not_get".into(),
+            SkipReason::NotAPage { .. } => "not_a_page".into(),
+            SkipReason::Prefetch => "prefetch".into(),
+            SkipReason::InvalidSite => "invalid_site".into(),
+        }
+    }
+}
+
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -282,6 +297,27 @@ pub fn is_event_id(id: &str) -> bool {
 mod tests {
     use super::*;
     use crate::request::asset_extension;
+
+    #[test]
+    fn skip_keys_are_the_serde_tag_without_values() {
+        let with_values = [
+            SkipReason::UnsupportedTrigger {
+                event_type: "viewer-request".into(),
+            },
+            SkipReason::NotAPage {
+                extension: "css".into(),
+            },
+            SkipReason::NotGet,
+            SkipReason::Prefetch,
+            SkipReason::InvalidSite,
+        ];
+        for reason in with_values {
+            let tag = serde_json::to_value(&reason).expect("json")["reason"].clone();
+            assert_eq!(tag, reason.key().as_str(), "{reason:?}");
+        }
+        assert_eq!(SkipReason::Status { code: 404 }.key(), "status_4xx");
+        assert_eq!(SkipReason::Status { code: 0 }.key(), "status_0xx");
+    }
 
     #[test]
     fn page_detection() {

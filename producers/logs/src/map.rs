@@ -45,13 +45,7 @@ impl ImportConfig {
 /// The report's key of a skip: the edge's reason (`not_get`, `not_a_page`…), or `status_4xx`
 /// for a status skip (by class, so the report stays short).
 pub fn skip_key(reason: &SkipReason) -> String {
-    match reason {
-        SkipReason::Status { code } => format!("status_{}xx", code / 100),
-        reason => serde_json::to_value(reason)
-            .ok()
-            .and_then(|v| v["reason"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "rule".into()),
-    }
+    reason.key()
 }
 
 /// What became of one line.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tally_logs::{Importer, NotAView, skip_key};
 
 use tally_lambda_sink::{Enrichment, FailureSink, start_all};
+use tally_metrics::Invocation;
 
 use crate::config::RealtimeConfig;
 use crate::redact::redact;
@@ -27,13 +28,43 @@ pub struct Summary {
     pub rejected: usize,
     /// Records handed back to the stream to be retried (reported as batch item failures).
     pub retried: usize,
+    /// Records rejected or retried, by reason: the rejection's key (`malformed`, `bad_time`,
+    /// `no_request_id`…; kept in the failure queue) or the call that failed (`start_execution`,
+    /// `failure_queue`; retried).
+    pub failed: BTreeMap<String, usize>,
+}
+
+/// The function's name in its metrics (the `Function` dimension).
+pub const FUNCTION: &str = "realtime-logs";
+
+impl Summary {
+    /// The batch's metrics: views started, skips and failures by reason.
+    pub fn metrics(&self) -> Invocation {
+        let mut metrics = Invocation::new(FUNCTION);
+        metrics.views(self.started as u64);
+        for (reason, n) in &self.skipped {
+            metrics.skipped(reason, *n as u64);
+        }
+        for (reason, n) in &self.failed {
+            metrics.failed(reason, *n as u64);
+        }
+        metrics
+    }
+
+    fn fail(&mut self, reason: &str) {
+        *self.failed.entry(reason.to_owned()).or_default() += 1;
+    }
 }
 
 /// What one record asks for.
 enum Step {
-    Start { name: String, input: String },
+    Start {
+        name: String,
+        input: String,
+    },
     Skip(String),
-    Reject(String),
+    /// The reason's key (for the metrics) and the whole reason.
+    Reject(&'static str, String),
 }
 
 /// Handles one batch: every page view starts an execution of the enrichment machine, every record
@@ -58,15 +89,17 @@ pub async fn handle<E: Enrichment, F: FailureSink<RejectedRecord>>(
         match step(config, &mut importer, record, i + 1) {
             Step::Start { name, input } => starts.push((seq, name, input)),
             Step::Skip(key) => *summary.skipped.entry(key).or_default() += 1,
-            Step::Reject(reason) => {
+            Step::Reject(key, reason) => {
                 let rejected = rejected(config, record, reason);
                 match failures.reject(&rejected).await {
                     Ok(()) => {
                         tracing::warn!(sequence_number = seq, reason = %rejected.reason, "rejected");
                         summary.rejected += 1;
+                        summary.fail(key);
                     }
                     Err(e) => {
                         tracing::error!(sequence_number = seq, error = %e, "cannot keep a rejected record");
+                        summary.fail("failure_queue");
                         retry.push(seq);
                     }
                 }
@@ -78,6 +111,7 @@ pub async fn handle<E: Enrichment, F: FailureSink<RejectedRecord>>(
             Ok(()) => summary.started += 1,
             Err(e) => {
                 tracing::error!(sequence_number = seq, error = %e, "execution not started");
+                summary.fail("start_execution");
                 retry.push(seq);
             }
         }
@@ -96,7 +130,7 @@ fn step(
 ) -> Step {
     let line = match config.fields.parse_record(&record.kinesis.data, number) {
         Ok(line) => line,
-        Err(m) => return Step::Reject(format!("malformed: {}", m.reason)),
+        Err(m) => return Step::Reject("malformed", format!("malformed: {}", m.reason)),
     };
     match importer.view(&line) {
         Ok(view) => match serde_json::to_string(&view) {
@@ -104,10 +138,10 @@ fn step(
                 name: tally_edge::execution_name(&view.event_id),
                 input,
             },
-            Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
+            Err(e) => Step::Reject("serialise", format!("cannot serialise the view: {e}")),
         },
         Err(NotAView::Skipped(reason)) => Step::Skip(skip_key(&reason)),
-        Err(NotAView::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
+        Err(NotAView::Rejected { key, message }) => Step::Reject(key, format!("{key}: {message}")),
     }
 }
 

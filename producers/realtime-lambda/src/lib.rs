@@ -11,6 +11,8 @@
 //!   the failure queue with its reason ([`FailureSink`]); what failed for a reason that may pass
 //!   (a throttled call, the failure queue unreachable) is reported back to Lambda as a batch item
 //!   failure, so the stream retries it.
+//! - [`Summary::metrics`] is the batch as one CloudWatch embedded-metric-format line
+//!   (`tally-metrics`, function `realtime-logs`), which the binary prints per invocation.
 //! - [`sfn`] and [`sqs`] are the real clients (`tally-lambda-sink`, shared with the standard-log
 //!   producer); the handler is generic over the traits, so it runs in tests without a network.
 
@@ -20,7 +22,7 @@ mod redact;
 mod rejected;
 
 pub use config::{ConfigError, RealtimeConfig};
-pub use handler::{Summary, handle};
+pub use handler::{FUNCTION, Summary, handle};
 pub use redact::redact;
 pub use rejected::RejectedRecord;
 pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, sfn, sqs};

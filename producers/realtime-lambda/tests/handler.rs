@@ -53,6 +53,15 @@ fn run(variant: &str, fakes: &Recorder) -> (Vec<String>, tally_realtime_lambda::
     (failed, summary)
 }
 
+/// The batch's metrics line, read back as EMF, checked to be the real-time Lambda's.
+fn metrics(summary: &tally_realtime_lambda::Summary) -> tally_metrics::Emitted {
+    let line = summary.metrics().line(1_764_643_200_000, 7.0);
+    let emitted = tally_metrics::read(&line).unwrap();
+    assert_eq!(emitted.dimensions["Function"], "realtime-logs");
+    assert_eq!(emitted.get("Latency"), 7.0);
+    emitted
+}
+
 #[test]
 fn page_views_start_executions_and_the_rest_is_skipped_by_reason() {
     let fakes = Recorder::default();
@@ -71,6 +80,15 @@ fn page_views_start_executions_and_the_rest_is_skipped_by_reason() {
         ])
     );
     assert_eq!(summary.rejected, 0);
+    let m = metrics(&summary);
+    assert_eq!(
+        (m.get("Views"), m.get("Skipped"), m.get("Failed")),
+        (4.0, 6.0, 0.0)
+    );
+    assert_eq!(
+        (m.get("Skipped.not_get"), m.get("Skipped.status_4xx")),
+        (2.0, 1.0)
+    );
     let mut views: Vec<Value> = fakes
         .started
         .lock()
@@ -117,6 +135,16 @@ fn poison_records_go_to_the_failure_queue_with_their_reason() {
     );
     assert_eq!(summary.started, 1, "the rest of the batch lands");
     assert_eq!(summary.rejected, 4);
+    let m = metrics(&summary);
+    assert_eq!((m.get("Views"), m.get("Failed")), (1.0, 4.0));
+    assert_eq!(
+        [
+            m.get("Failed.malformed"),
+            m.get("Failed.bad_time"),
+            m.get("Failed.no_request_id")
+        ],
+        [2.0, 1.0, 1.0]
+    );
     let rejected = fakes.rejected.lock().unwrap().clone();
     let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(
@@ -151,6 +179,11 @@ fn what_may_pass_later_is_handed_back_to_the_stream() {
     let event = fixture("page-views");
     assert_eq!(failed, [event.records[1].kinesis.sequence_number.clone()]);
     assert_eq!((summary.started, summary.retried), (3, 1));
+    let m = metrics(&summary);
+    assert_eq!(
+        (m.get("Views"), m.get("Failed.start_execution")),
+        (3.0, 1.0)
+    );
 
     let fakes = Recorder {
         fail_on: Some("bad_time".into()),
@@ -160,4 +193,10 @@ fn what_may_pass_later_is_handed_back_to_the_stream() {
     let event = fixture("malformed");
     assert_eq!(failed, [event.records[2].kinesis.sequence_number.clone()]);
     assert_eq!((summary.rejected, summary.retried), (3, 1));
+    let m = metrics(&summary);
+    assert_eq!(
+        (m.get("Failed.failure_queue"), m.get("Failed.bad_time")),
+        (1.0, 0.0)
+    );
+    assert_eq!(m.get("Failed"), 4.0, "three kept, one retried");
 }

@@ -7,6 +7,7 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use serde::Serialize;
 use tally_lambda_sink::{Enrichment, FailureSink, start_all};
 use tally_logs::{Importer, LogLine, NotAView, skip_key};
+use tally_metrics::Invocation;
 
 use crate::config::StandardConfig;
 use crate::key::object_key;
@@ -28,6 +29,33 @@ pub struct Summary {
     pub skipped: BTreeMap<String, usize>,
     /// Lines (or whole objects) sent to the failure queue with their reason.
     pub rejected: usize,
+    /// Lines or objects rejected, and calls that failed, by reason: the rejection's key
+    /// (`malformed`, `bad_time`…, `object_key`, `object`, `unreadable`; kept in the failure
+    /// queue) or the call (`get_object`, `start_execution`, `failure_queue`; the event is
+    /// retried).
+    pub failed: BTreeMap<String, usize>,
+}
+
+/// The function's name in its metrics (the `Function` dimension).
+pub const FUNCTION: &str = "standard-logs";
+
+impl Summary {
+    /// The event's metrics: views started, skips and failures by reason.
+    pub fn metrics(&self) -> Invocation {
+        let mut metrics = Invocation::new(FUNCTION);
+        metrics.views(self.started as u64);
+        for (reason, n) in &self.skipped {
+            metrics.skipped(reason, *n as u64);
+        }
+        for (reason, n) in &self.failed {
+            metrics.failed(reason, *n as u64);
+        }
+        metrics
+    }
+
+    fn fail(&mut self, reason: &str) {
+        *self.failed.entry(reason.to_owned()).or_default() += 1;
+    }
 }
 
 /// Some calls failed and may pass later: the invocation fails, and Lambda's asynchronous
@@ -108,28 +136,38 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
     let key = match object_key(&encoded) {
         Ok(key) if !bucket.is_empty() && !key.is_empty() => key,
         Ok(_) => {
-            return keep(
-                clients.failures,
-                reject(None, "no bucket or key"),
-                summary,
-                errors,
-            )
-            .await;
+            let rejected = reject(None, "no bucket or key");
+            return keep(clients.failures, ("object_key", rejected), summary, errors).await;
         }
-        Err(e) => return keep(clients.failures, reject(None, &e), summary, errors).await,
+        Err(e) => {
+            let rejected = reject(None, &e);
+            return keep(clients.failures, ("object_key", rejected), summary, errors).await;
+        }
     };
     let reject = |line, reason: &str| RejectedLine::new(&bucket, &key, line, reason);
     let bytes = match clients.objects.get(&bucket, &key).await {
         Ok(bytes) => bytes,
         Err(GetError::Permanent(e)) => {
-            return keep(clients.failures, reject(None, &e), summary, errors).await;
+            return keep(
+                clients.failures,
+                ("object", reject(None, &e)),
+                summary,
+                errors,
+            )
+            .await;
         }
-        Err(GetError::Failed(e)) => return errors.push(format!("s3://{bucket}/{key}: {e}")),
+        Err(GetError::Failed(e)) => {
+            summary.fail("get_object");
+            return errors.push(format!("s3://{bucket}/{key}: {e}"));
+        }
     };
     summary.objects += 1;
     let reader = match lines(bytes, config.format) {
         Ok(reader) => reader,
-        Err(m) => return keep(clients.failures, reject(None, &m.reason), summary, errors).await,
+        Err(m) => {
+            let rejected = ("unreadable", reject(None, &m.reason));
+            return keep(clients.failures, rejected, summary, errors).await;
+        }
     };
     let mut importer = Importer::new(config.import.clone());
     let mut starts = Vec::new();
@@ -139,10 +177,10 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
             Ok(line) => match step(&mut importer, &line) {
                 Step::Start { name, input } => starts.push((line.number, name, input)),
                 Step::Skip(key) => *summary.skipped.entry(key).or_default() += 1,
-                Step::Reject(reason) => {
+                Step::Reject(why, reason) => {
                     keep(
                         clients.failures,
-                        reject(Some(line.number), &reason),
+                        (why, reject(Some(line.number), &reason)),
                         summary,
                         errors,
                     )
@@ -152,7 +190,7 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
             Err((number, reason)) => {
                 keep(
                     clients.failures,
-                    reject(Some(number), &reason),
+                    ("malformed", reject(Some(number), &reason)),
                     summary,
                     errors,
                 )
@@ -165,6 +203,7 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
             Ok(()) => summary.started += 1,
             Err(e) => {
                 tracing::error!(bucket, key, line = number, error = %e, "execution not started");
+                summary.fail("start_execution");
                 errors.push(format!("s3://{bucket}/{key} line {number}: {e}"));
             }
         }
@@ -173,9 +212,13 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
 
 /// What one line asks for.
 enum Step {
-    Start { name: String, input: String },
+    Start {
+        name: String,
+        input: String,
+    },
     Skip(String),
-    Reject(String),
+    /// The reason's key (for the metrics) and the whole reason.
+    Reject(&'static str, String),
 }
 
 fn step(importer: &mut Importer, line: &LogLine) -> Step {
@@ -185,17 +228,18 @@ fn step(importer: &mut Importer, line: &LogLine) -> Step {
                 name: tally_edge::execution_name(&view.event_id),
                 input,
             },
-            Err(e) => Step::Reject(format!("cannot serialise the view: {e}")),
+            Err(e) => Step::Reject("serialise", format!("cannot serialise the view: {e}")),
         },
         Err(NotAView::Skipped(reason)) => Step::Skip(skip_key(&reason)),
-        Err(NotAView::Rejected { key, message }) => Step::Reject(format!("{key}: {message}")),
+        Err(NotAView::Rejected { key, message }) => Step::Reject(key, format!("{key}: {message}")),
     }
 }
 
-/// Sends `rejected` to the failure queue; when that fails, the event must be retried.
+/// Sends `rejected` to the failure queue, counted under its reason's key; when that fails, the
+/// event must be retried.
 async fn keep<F: FailureSink<RejectedLine>>(
     failures: &F,
-    rejected: RejectedLine,
+    (why, rejected): (&str, RejectedLine),
     summary: &mut Summary,
     errors: &mut Vec<String>,
 ) {
@@ -209,8 +253,10 @@ async fn keep<F: FailureSink<RejectedLine>>(
                 "rejected"
             );
             summary.rejected += 1;
+            summary.fail(why);
         }
         Err(e) => {
+            summary.fail("failure_queue");
             tracing::error!(bucket = rejected.bucket, key = rejected.key, error = %e, "cannot keep a rejected line");
             errors.push(format!("failure queue: {e}"));
         }

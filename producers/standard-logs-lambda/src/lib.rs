@@ -10,6 +10,8 @@
 //!   and every page view is started ([`tally_lambda_sink::Enrichment`]); a line that can never be
 //!   a view goes to the failure queue with its reason and where it is ([`RejectedLine`]: bucket,
 //!   key, line number; never the line's values).
+//! - [`Summary::metrics`] is the event as one CloudWatch embedded-metric-format line
+//!   (`tally-metrics`, function `standard-logs`), which the binary prints per invocation.
 //! - A call that failed and may pass later makes the invocation fail, so Lambda's asynchronous
 //!   retries read the object again: the views it starts again have the same `event_id`s
 //!   (CloudFront's request ids), which every consumer dedupes.
@@ -22,7 +24,7 @@ mod read;
 mod rejected;
 
 pub use config::{ConfigError, FORMAT_VAR, FormatChoice, StandardConfig};
-pub use handler::{HandlerError, Summary, handle};
+pub use handler::{FUNCTION, HandlerError, Summary, handle};
 pub use key::object_key;
 pub use objects::{GetError, Objects, s3};
 pub use read::{detect, lines};

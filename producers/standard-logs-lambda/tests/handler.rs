@@ -52,6 +52,15 @@ fn run(fakes: &Fakes, variant: &str) -> Result<Summary, HandlerError> {
     run_with(&config(&[]), fakes, &fixture(variant))
 }
 
+/// The event's metrics line, read back as EMF, checked to be the standard-log Lambda's.
+fn metrics(summary: &Summary) -> tally_metrics::Emitted {
+    let line = summary.metrics().line(1_764_643_200_000, 7.0);
+    let emitted = tally_metrics::read(&line).unwrap();
+    assert_eq!(emitted.dimensions["Function"], "standard-logs");
+    assert_eq!(emitted.get("Latency"), 7.0);
+    emitted
+}
+
 fn ids(fakes: &Fakes) -> BTreeSet<String> {
     fakes
         .started
@@ -83,6 +92,16 @@ fn a_gzipped_w3c_log_starts_its_page_views_and_keeps_its_poison_lines() {
     );
     let rejected = fakes.rejected.lock().unwrap().clone();
     assert_eq!(summary.rejected, 2);
+    let m = metrics(&summary);
+    assert_eq!(
+        (m.get("Views"), m.get("Skipped"), m.get("Failed")),
+        (4.0, 3.0, 2.0)
+    );
+    assert_eq!(
+        (m.get("Failed.malformed"), m.get("Failed.bad_time")),
+        (1.0, 1.0)
+    );
+    assert_eq!(m.get("Skipped.not_get"), 1.0);
     let lines: Vec<Option<usize>> = rejected.iter().map(|r| r.line).collect();
     assert_eq!(
         lines,
@@ -179,6 +198,11 @@ fn what_may_pass_later_fails_the_invocation_after_the_rest_is_done() {
         (3, 2),
         "the rest went through"
     );
+    let m = metrics(&err.summary);
+    assert_eq!(
+        (m.get("Views"), m.get("Failed.start_execution")),
+        (3.0, 1.0)
+    );
 
     let fakes = Fakes {
         fail_reject: Some("bad_time".into()),
@@ -188,6 +212,11 @@ fn what_may_pass_later_fails_the_invocation_after_the_rest_is_done() {
     assert!(
         err.to_string().contains("failure queue: queue unreachable"),
         "{err}"
+    );
+    let m = metrics(&err.summary);
+    assert_eq!(
+        (m.get("Failed.failure_queue"), m.get("Failed.bad_time")),
+        (1.0, 0.0)
     );
 
     let fakes = Fakes {
@@ -200,6 +229,7 @@ fn what_may_pass_later_fails_the_invocation_after_the_rest_is_done() {
         "{err}"
     );
     assert_eq!(err.summary.objects, 0);
+    assert_eq!(metrics(&err.summary).get("Failed.get_object"), 1.0);
 }
 
 #[test]
@@ -210,17 +240,20 @@ fn an_object_gone_or_not_created_is_kept_or_skipped_not_retried() {
     let rejected = fakes.rejected.lock().unwrap().clone();
     assert_eq!(rejected[0].line, None);
     assert_eq!(rejected[0].reason, "the object is gone");
+    assert_eq!(metrics(&summary).get("Failed.object"), 1.0);
 
     let mut removed = fixture("standard-log");
     removed.records[0].event_name = Some("ObjectRemoved:Delete".into());
     let summary = run_with(&config(&[]), &fakes, &removed).unwrap();
     assert_eq!(summary.skipped.get("not_object_created"), Some(&1));
     assert_eq!(summary.rejected, 0);
+    assert_eq!(metrics(&summary).get("Skipped.not_object_created"), 1.0);
 
     let mut bad_key = fixture("standard-log");
     bad_key.records[0].s3.object.key = Some("broken%2".into());
     let summary = run_with(&config(&[]), &fakes, &bad_key).unwrap();
     assert_eq!(summary.rejected, 1);
+    assert_eq!(metrics(&summary).get("Failed.object_key"), 1.0);
     assert!(
         fakes.rejected.lock().unwrap()[1]
             .reason

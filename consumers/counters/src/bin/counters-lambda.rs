@@ -1,11 +1,15 @@
 //! The counters' Lambda: each EventBridge page-view event, applied once to the DynamoDB table
-//! named by `TALLY_COUNTERS_TABLE`. Logs are JSON lines (one object per event).
+//! named by `TALLY_COUNTERS_TABLE`. Logs are JSON lines (one object per event),
+//! and one CloudWatch embedded-metric-format line per event (`tally_counters::metrics`).
+
+use std::time::Instant;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tally_counters::Applied;
 use tally_counters::dynamo::{DynamoCounters, handle};
+use tally_counters::metrics::metrics;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -26,7 +30,10 @@ async fn main() -> Result<(), Error> {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            match handle(store, event.payload).await {
+            let started = Instant::now();
+            let result = handle(store, event.payload).await;
+            metrics(&result).emit(started);
+            match result {
                 Ok(applied) => {
                     let result = match applied {
                         Applied::Counted { .. } => "counted",

@@ -1,7 +1,10 @@
 //! The real-time log producer's Lambda: Kinesis batches of CloudFront real-time log records in,
 //! enrichment executions started, partial batch failures out. Configured by its environment
 //! (`TALLY_REALTIME_FIELDS`, `TALLY_STATE_MACHINE_ARN`, `TALLY_FAILURE_QUEUE_URL`, optional
-//! `TALLY_SITE`, `TALLY_CONCURRENCY`); logs are JSON lines, one summary per batch.
+//! `TALLY_SITE`, `TALLY_CONCURRENCY`); logs are JSON lines, one summary per batch,
+//! and one CloudWatch embedded-metric-format line per batch (`Summary::metrics`).
+
+use std::time::Instant;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::streams::KinesisEventResponse;
@@ -33,13 +36,16 @@ async fn main() -> Result<(), Error> {
     let (config, enrichment, failures) = (&config, &enrichment, &failures);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KinesisEvent>| async move {
+            let started = Instant::now();
             let (response, summary) = handle(config, enrichment, failures, &event.payload).await;
+            summary.metrics().emit(started);
             tracing::info!(
                 records = summary.records,
                 started = summary.started,
                 rejected = summary.rejected,
                 retried = summary.retried,
                 skipped = ?summary.skipped,
+                failed = ?summary.failed,
                 "batch"
             );
             Ok::<KinesisEventResponse, Error>(response)

@@ -1,9 +1,12 @@
 //! The standard-log producer's Lambda: S3 object-created notifications of CloudFront standard
 //! log objects in, enrichment executions started. Configured by its environment
 //! (`TALLY_STATE_MACHINE_ARN`, `TALLY_FAILURE_QUEUE_URL`, optional `TALLY_SITE`,
-//! `TALLY_LOG_FORMAT`, `TALLY_CONCURRENCY`); logs are JSON lines, one summary per event. An
+//! `TALLY_LOG_FORMAT`, `TALLY_CONCURRENCY`); logs are JSON lines, one summary per event, and
+//! one CloudWatch embedded-metric-format line per event (`Summary::metrics`). An
 //! error return makes Lambda retry the event (asynchronous invocation), then send it to the
 //! function's on-failure destination.
+
+use std::time::Instant;
 
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -35,18 +38,20 @@ async fn main() -> Result<(), Error> {
     );
     let (config, objects, enrichment, failures) = (&config, &objects, &enrichment, &failures);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+        let started = Instant::now();
         let result = handle(config, objects, enrichment, failures, &event.payload).await;
         let summary = match &result {
             Ok(summary) => summary,
             Err(e) => &e.summary,
         };
+        summary.metrics().emit(started);
         tracing::info!(
             objects = summary.objects,
             records = summary.records,
             started = summary.started,
             rejected = summary.rejected,
             skipped = ?summary.skipped,
-            failed = result.as_ref().err().map(|e| e.failed).unwrap_or(0),
+            failed = ?summary.failed,
             "event"
         );
         result.map(|_| ()).map_err(Error::from)
