@@ -68,18 +68,7 @@ async fn peek(client: &Client, url: &str) -> anyhow::Result<Vec<FailedMessage>> 
     let queue = url.rsplit('/').next().unwrap_or(url).to_owned();
     let mut messages = Vec::new();
     loop {
-        let received = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(HIDE)
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
-            .with_context(|| format!("cannot read the queue {queue}"))?;
-        let batch = received.messages.unwrap_or_default();
+        let batch = receive(client, url, &queue).await?;
         if batch.is_empty() {
             break;
         }
@@ -87,6 +76,27 @@ async fn peek(client: &Client, url: &str) -> anyhow::Result<Vec<FailedMessage>> 
     }
     release(client, url, &messages).await?;
     Ok(messages.iter().map(|m| describe(&queue, m)).collect())
+}
+
+/// Up to 10 messages of the queue `queue` at `url`, hidden for [`HIDE`] seconds, with their
+/// send time and attributes (none: the queue is empty, or all of it is hidden).
+pub(crate) async fn receive(
+    client: &Client,
+    url: &str,
+    queue: &str,
+) -> anyhow::Result<Vec<Message>> {
+    let received = client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(HIDE)
+        .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
+        .with_context(|| format!("cannot read the queue {queue}"))?;
+    Ok(received.messages.unwrap_or_default())
 }
 
 /// Makes `messages` visible again.

@@ -12,11 +12,11 @@
 
 use anyhow::Context;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::aws_failed::{HIDE, body_of, event_id_in, queues, release};
+use crate::aws_failed::{body_of, event_id_in, queues, receive, release};
 
 /// The error of an input that cannot be a page view: running it again fails the same way.
 pub const INCOMPLETE_INPUT: &str = "Tally.IncompleteInput";
@@ -88,18 +88,7 @@ async fn redrive_queue(
 ) -> anyhow::Result<()> {
     let mut kept = Vec::new();
     loop {
-        let received = clients
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(HIDE)
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
-            .with_context(|| format!("cannot read the queue {queue}"))?;
-        let batch = received.messages.unwrap_or_default();
+        let batch = receive(&clients.sqs, url, queue).await?;
         if batch.is_empty() {
             break;
         }

@@ -42,6 +42,25 @@ impl Invocation {
         }
     }
 
+    /// An invocation of `function` from a handler's tallies: views handed on, and records
+    /// skipped and failed by reason.
+    pub fn from_counts<'a>(
+        function: &'static str,
+        views: usize,
+        skipped: impl IntoIterator<Item = (&'a String, &'a usize)>,
+        failed: impl IntoIterator<Item = (&'a String, &'a usize)>,
+    ) -> Self {
+        let mut metrics = Invocation::new(function);
+        metrics.views(views as u64);
+        for (reason, n) in skipped {
+            metrics.skipped(reason, *n as u64);
+        }
+        for (reason, n) in failed {
+            metrics.failed(reason, *n as u64);
+        }
+        metrics
+    }
+
     /// `n` more views handed on.
     pub fn views(&mut self, n: u64) -> &mut Self {
         self.views += n;

@@ -42,15 +42,7 @@ pub const FUNCTION: &str = "standard-logs";
 impl Summary {
     /// The event's metrics: views started, skips and failures by reason.
     pub fn metrics(&self) -> Invocation {
-        let mut metrics = Invocation::new(FUNCTION);
-        metrics.views(self.started as u64);
-        for (reason, n) in &self.skipped {
-            metrics.skipped(reason, *n as u64);
-        }
-        for (reason, n) in &self.failed {
-            metrics.failed(reason, *n as u64);
-        }
-        metrics
+        Invocation::from_counts(FUNCTION, self.started, &self.skipped, &self.failed)
     }
 
     fn fail(&mut self, reason: &str) {
