@@ -138,6 +138,13 @@ mod tests {
 
     use super::*;
 
+    /// A current-thread runtime: every ready task runs before a yielded one, deterministically.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
     fn open(dir: &std::path::Path) -> (Arc<Journal>, Arc<GroupCommit>) {
         let config = JournalConfig::new(dir.join("journal"), Durability::PageCache);
         let (journal, _) = Journal::open(config).expect("journal");
@@ -152,9 +159,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let (journal, commit) = open(dir.path());
         let returned = Arc::new(AtomicU64::new(0));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         rt.block_on(async {
             let tasks: Vec<_> = (0..64)
                 .map(|n| {
@@ -195,9 +200,7 @@ mod tests {
     fn a_view_the_journal_refuses_is_dead_lettered_and_the_others_are_appended() {
         let dir = tempfile::tempdir().expect("dir");
         let (journal, commit) = open(dir.path());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let huge = format!(
             "{{\"path\":\"/{}\"}}",
             "x".repeat(tally_journal::MAX_RECORD)
@@ -236,9 +239,7 @@ mod tests {
     fn a_batch_a_stopped_runtime_left_is_written_by_commit() {
         let dir = tempfile::tempdir().expect("dir");
         let (journal, commit) = open(dir.path());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         {
             let _in_runtime = rt.enter();
             let mut append = Box::pin(commit.append(b"view".to_vec()));
