@@ -40,7 +40,8 @@ struct Batch {
 impl Batch {
     fn new() -> Batch {
         Batch {
-            payloads: Vec::new(),
+            // Room for the batch of a busy moment, so the first views do not grow it by steps.
+            payloads: Vec::with_capacity(32),
             written: watch::Sender::new(false),
         }
     }

@@ -139,18 +139,29 @@ impl Feed {
         })
     }
 
-    /// Appends `view` to the journal, with the views of the requests served at the same moment
-    /// ([`GroupCommit`]), and returns once it is written (no waiting on the pipeline). A view
-    /// the journal cannot take goes to the dead-letter file with the reason. Runs on tokio.
-    pub async fn send(&self, view: &EdgeView) {
-        match serde_json::to_vec(view) {
-            Ok(payload) => self.commit.append(payload).await,
+    /// The journal record of `view`, or `None` when it cannot be serialised (then it is in the
+    /// dead-letter file with the reason). Synchronous, so that a request's future does not keep
+    /// the view across the wait for its write ([`Feed::append`]).
+    pub fn record(&self, view: &EdgeView) -> Option<Vec<u8>> {
+        // Room for a typical view, so serialising does not grow the buffer step by step.
+        let mut payload = Vec::with_capacity(768);
+        match serde_json::to_writer(&mut payload, view) {
+            Ok(()) => Some(payload),
             Err(e) => {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 self.dead
                     .view(&format!("cannot serialise the view: {e}"), view);
+                None
             }
         }
+    }
+
+    /// Appends a [`Feed::record`] to the journal, with the views of the requests served at the
+    /// same moment ([`GroupCommit`]), and returns once it is written (no waiting on the
+    /// pipeline). A record the journal cannot take goes to the dead-letter file with the
+    /// reason. Runs on tokio.
+    pub async fn append(&self, record: Vec<u8>) {
+        self.commit.append(record).await;
     }
 
     /// The counts.
