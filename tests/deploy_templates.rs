@@ -128,7 +128,12 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
         json!({"Ref": "AlarmTopic"}),
         json!({"Ref": "AlarmTopicArn"}),
     ];
-    let metric = |kind: &str| match kind {
+    // A work queue (one with a redrive policy) is consumed: its alarm is on the age of its
+    // oldest message; every other queue is a failure place, alarmed on its depth.
+    let metric = |resource: &Value| match resource["Type"].as_str().unwrap() {
+        "AWS::SQS::Queue" if !resource["Properties"]["RedrivePolicy"].is_null() => {
+            Some(vec!["ApproximateAgeOfOldestMessage"])
+        }
         "AWS::SQS::Queue" => Some(vec!["ApproximateNumberOfMessagesVisible"]),
         "AWS::Lambda::Function" => Some(vec!["Errors"]),
         "AWS::StepFunctions::StateMachine" => Some(vec!["ExecutionsFailed"]),
@@ -153,7 +158,7 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
             assert!(topics.contains(&actions[0]), "{name}: {alarm}");
         }
         for (id, resource) in resources {
-            let Some(expected) = metric(resource["Type"].as_str().unwrap()) else {
+            let Some(expected) = metric(resource) else {
                 continue;
             };
             let mut got: Vec<&str> = alarms
@@ -167,6 +172,11 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
         }
     }
     assert!(checked >= 10, "only {checked} resources checked");
+    let counters_queue = &t.pipeline["Resources"]["CountersQueueAgeAlarm"]["Properties"];
+    assert_eq!(
+        counters_queue["MetricName"],
+        "ApproximateAgeOfOldestMessage"
+    );
     // The topic, and the e-mail subscription only when an address is given.
     let r = &t.pipeline["Resources"];
     assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");

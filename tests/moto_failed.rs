@@ -66,7 +66,7 @@ fn every_failure_queue_of_the_stack_is_listed_with_its_reasons_and_left_in_place
             .await
             .unwrap();
         // The counters' on-failure destination: Lambda's record.
-        let counters = queue(format!("{prefix}-CountersFailedInvocationsQueue-Q")).await;
+        let counters = queue(format!("{prefix}-CountersDeadLetterQueue-Q")).await;
         let record = json!({"requestContext": {"condition": "RetriesExhausted"},
             "requestPayload": {"detail": {"event_id": "view-counters"}},
             "responsePayload": {"errorMessage": "transaction conflict"}});

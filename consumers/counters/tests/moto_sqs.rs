@@ -184,7 +184,7 @@ async fn a_batch_with_copies_on_hot_keys_counts_each_event_once_and_keeps_only_t
         .unwrap();
     assert_eq!(
         failed,
-        [poison_id.clone()],
+        [poison_id],
         "only the poison message is named: {:?}",
         handled.outcomes
     );

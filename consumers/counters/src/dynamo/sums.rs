@@ -144,7 +144,7 @@ mod tests {
             "occurred_at": "2026-11-29T08:00:10.000Z", "device": "desktop", "os": "linux",
             "browser": "firefox", "is_bot": false, "visitor_hash": visitor,
         });
-        Plan::of(&CountedView::from_detail(&detail).unwrap())
+        Plan::of(&CountedView::from_detail(&detail).expect("a view"))
     }
 
     #[test]
