@@ -34,7 +34,7 @@ use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
 pub use error::CountersError;
 pub use local::LocalCounters;
 pub use plan::{Dimension, LIVE_MINUTES, Plan, TOTAL, day_key, minute_of};
-pub use view::CountedView;
+pub use view::{CountedView, read_message};
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

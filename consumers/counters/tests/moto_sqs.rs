@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use tally_counters::dynamo::{DynamoCounters, handle, read_message};
-use tally_counters::{Applied, Dimension};
+use tally_counters::dynamo::{DynamoCounters, handle};
+use tally_counters::{Applied, Dimension, read_message};
 
 async fn config() -> SdkConfig {
     let endpoint = std::env::var("TALLY_MOTO_ENDPOINT")

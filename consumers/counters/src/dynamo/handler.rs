@@ -8,13 +8,11 @@
 //! timeout and is tried again). Every other message is deleted by Lambda: its event was counted
 //! now, or before (a duplicate).
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
-use serde_json::Value;
 
 use super::DynamoCounters;
-use crate::{Applied, CountedView, CountersError};
+use crate::{Applied, CountedView, CountersError, read_message};
 
 /// What one batch did.
 #[derive(Debug)]
@@ -23,23 +21,6 @@ pub struct Handled {
     pub response: SqsBatchResponse,
     /// Each message's id and outcome, in the batch's order.
     pub outcomes: Vec<(String, Result<Applied, CountersError>)>,
-}
-
-/// The page view a message's body holds: an EventBridge event of source `tally` (or
-/// `tally.replay`, a re-put replay), detail-type `PageView`, whose detail the counters can count.
-/// The error says why not; `tally failed list --aws` gives it as a dead letter's reason.
-pub fn read_message(body: &str) -> Result<CountedView, CountersError> {
-    let event: EventBridgeEvent<Value> = serde_json::from_str(body)
-        .map_err(|e| CountersError::Invalid(format!("not an eventbridge event: {e}")))?;
-    let source_ok =
-        [tally_schema::SOURCE, tally_consumer::REPLAY_SOURCE].contains(&event.source.as_str());
-    if !source_ok || event.detail_type != tally_schema::DETAIL_TYPE {
-        return Err(CountersError::Invalid(format!(
-            "not a page view: source {:?}, detail-type {:?}",
-            event.source, event.detail_type
-        )));
-    }
-    CountedView::from_detail(&event.detail)
 }
 
 /// Applies the batch's page views through `store` and says which messages failed.

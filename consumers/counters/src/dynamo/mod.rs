@@ -31,7 +31,7 @@ use crate::plan::day_key;
 use crate::{Applied, CountedView, CountersError, Dimension};
 
 pub use batch::ATTEMPTS;
-pub use handler::{Handled, handle, read_message};
+pub use handler::{Handled, handle};
 
 /// The environment variable that names the table, read by [`DynamoCounters::from_env`].
 pub const TABLE_ENV: &str = "TALLY_COUNTERS_TABLE";
