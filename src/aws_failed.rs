@@ -188,7 +188,9 @@ pub(crate) fn dead_letter_reason(source: &str, body: &str) -> String {
     }
     match tally_counters::read_message(body) {
         Err(e) => format!("{moved}: {e}"),
-        Ok(_) => format!("{moved}: a countable page view whose writes failed (the counters function's log says why)"),
+        Ok(_) => format!(
+            "{moved}: a countable page view whose writes failed (the counters function's log says why)"
+        ),
     }
 }
 

@@ -145,7 +145,9 @@ async fn redrive_queue(
                 Route::Bus => re_put(clients, &message).await,
             };
             let deleted = match done {
-                Ok(done) => delete(&clients.sqs, &queue.url, &message).await.map(|()| done),
+                Ok(done) => delete(&clients.sqs, &queue.url, &message)
+                    .await
+                    .map(|()| done),
                 Err(why) => Err(why),
             };
             match deleted {
@@ -155,7 +157,11 @@ async fn redrive_queue(
                 Err(why) => {
                     let event_id = event_id_in(&body_of(&message));
                     let queue = queue.name.clone();
-                    report.kept.push(Kept { queue, event_id, why });
+                    report.kept.push(Kept {
+                        queue,
+                        event_id,
+                        why,
+                    });
                     kept.push(message);
                 }
             }
@@ -171,7 +177,9 @@ async fn re_put(clients: &Clients, message: &Message) -> Result<Done, String> {
     };
     let event = body_of(message);
     let re_put = bus::re_put(&rule_arn, &event)?;
-    bus::put(&clients.events, &re_put).await.map(|()| Done::RePut)
+    bus::put(&clients.events, &re_put)
+        .await
+        .map(|()| Done::RePut)
 }
 
 /// Deletes a message that was put back. If that fails it is not lost: it comes back, and runs
@@ -183,7 +191,12 @@ async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, message: &Message) -> Resu
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| format!("put back, but the message could not be deleted: {}", short(&e)))
+        .map_err(|e| {
+            format!(
+                "put back, but the message could not be deleted: {}",
+                short(&e)
+            )
+        })
 }
 
 /// Starts an execution with the message's input; or says why not.

@@ -755,3 +755,38 @@ fn dry_run_writes_the_files() {
         assert_eq!(written, committed, "{f}");
     }
 }
+
+/// deploy/README.md's table "Where each resource's failures go" names every resource of every
+/// template (alarms aside): what fails there, where it goes, and which alarm fires.
+#[test]
+fn the_failure_table_names_every_resource() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/README.md")).unwrap();
+    let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in readme.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        if cells.len() < 4 {
+            continue;
+        }
+        let template = cells[0].trim_start_matches("| ").to_owned();
+        let names = cells[1].split('`').skip(1).step_by(2).map(str::to_owned);
+        named.entry(template).or_default().extend(names);
+    }
+    let t = templates();
+    let mut checked = 0;
+    for (name, template) in t.all() {
+        let listed = named.get(name).cloned().unwrap_or_default();
+        for (id, resource) in template["Resources"].as_object().unwrap() {
+            if resource["Type"] == "AWS::CloudWatch::Alarm" {
+                continue;
+            }
+            let query = id.ends_with("Query") && resource["Type"] == "AWS::Athena::NamedQuery";
+            assert!(
+                listed.contains(id) || (query && listed.iter().any(|n| n == "*Query")),
+                "deploy/README.md's failure table lacks {name} {id}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked}");
+}

@@ -64,7 +64,10 @@ async fn send_dead_letter(sqs: &Sqs, url: &str, event: &Value, rule_arn: &str, w
         .queue_url(url)
         .message_body(event.to_string())
         .message_attributes("RULE_ARN", attr(rule_arn))
-        .message_attributes("TARGET_ARN", attr("arn:aws:firehose:us-east-1:123456789012:deliverystream/x"))
+        .message_attributes(
+            "TARGET_ARN",
+            attr("arn:aws:firehose:us-east-1:123456789012:deliverystream/x"),
+        )
         .message_attributes("ERROR_CODE", attr(why.0))
         .message_attributes("ERROR_MESSAGE", attr(why.1))
         .send()
@@ -149,7 +152,10 @@ fn every_failure_queue_of_the_stack_is_listed_with_its_reasons_and_left_in_place
         [
             (Some("view-counters"), counters_reason.as_str()),
             (Some("view-dlq"), "SDK_CLIENT_ERROR: the stream is gone"),
-            (Some("view-failed"), "Tally.IncompleteInput: the input lacks site"),
+            (
+                Some("view-failed"),
+                "Tally.IncompleteInput: the input lacks site"
+            ),
             (
                 Some("view-last"),
                 "EventBridge.FailedEntry: bus full; then the dead letter: States.TaskFailed: refused"
@@ -160,7 +166,11 @@ fn every_failure_queue_of_the_stack_is_listed_with_its_reasons_and_left_in_place
     // Listing took nothing away: the same messages are there, visible, right after.
     let again = rt.block_on(list(&sqs, &prefix)).unwrap();
     assert_eq!(again.len(), 4, "{again:?}");
-    assert_eq!(rt.block_on(depth(&sqs, &work)), "1", "the work queue was not read");
+    assert_eq!(
+        rt.block_on(depth(&sqs, &work)),
+        "1",
+        "the work queue was not read"
+    );
 }
 
 /// The report's kept messages as `(event_id, why)`, sorted.
@@ -244,7 +254,10 @@ fn redrive_puts_each_failure_back_the_way_it_came_and_keeps_what_cannot_succeed(
             ("", "no rule and no enrichment input"),
             ("view-incomplete", "Tally.IncompleteInput"),
             ("view-poison", "not a countable page view"),
-            ("view-unknown", "rule gone-rule is none of the declared consumers' rules"),
+            (
+                "view-unknown",
+                "rule gone-rule is none of the declared consumers' rules"
+            ),
         ],
         "{kept:#?}"
     );
@@ -271,8 +284,16 @@ fn redrive_puts_each_failure_back_the_way_it_came_and_keeps_what_cannot_succeed(
             inputs.push(input["event_id"].as_str().unwrap().to_owned());
         }
         inputs.sort();
-        assert_eq!(inputs, ["view-last", "view-throttled"], "the original inputs, run again");
-        assert_eq!(depth(sqs, &failed).await, "1", "the incomplete input stays, visible");
+        assert_eq!(
+            inputs,
+            ["view-last", "view-throttled"],
+            "the original inputs, run again"
+        );
+        assert_eq!(
+            depth(sqs, &failed).await,
+            "1",
+            "the incomplete input stays, visible"
+        );
         assert_eq!(depth(sqs, &last).await, "0", "redriven, deleted");
         assert_eq!(depth(sqs, &counters).await, "1", "the poison stays");
         assert_eq!(depth(sqs, &dlq).await, "1", "the unknown rule's stays");
@@ -281,7 +302,12 @@ fn redrive_puts_each_failure_back_the_way_it_came_and_keeps_what_cannot_succeed(
         let body: Value = serde_json::from_str(back.messages()[0].body().unwrap()).unwrap();
         assert_eq!(body, page_view("view-conflict", "1-0-0"));
         // The rule's dead letter is on the bus again, as a re-put replay the counters take.
-        let caught = sqs.receive_message().queue_url(&replays).send().await.unwrap();
+        let caught = sqs
+            .receive_message()
+            .queue_url(&replays)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(caught.messages().len(), 1, "{caught:?}");
         let event: Value = serde_json::from_str(caught.messages()[0].body().unwrap()).unwrap();
         assert_eq!(event["source"], "tally.replay");

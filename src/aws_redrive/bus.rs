@@ -111,7 +111,11 @@ mod tests {
         assert_eq!(counters.entry.source.as_deref(), Some("tally.replay"));
         assert_eq!(counters.entry.event_bus_name.as_deref(), Some("tally"));
         let archive = re_put(&arn("archive-page-views"), &event()).expect("archive");
-        assert_eq!(archive.entry.source.as_deref(), Some("tally"), "the archive takes no replay");
+        assert_eq!(
+            archive.entry.source.as_deref(),
+            Some("tally"),
+            "the archive takes no replay"
+        );
         assert!(re_put(&arn("someone-else"), &event()).is_err());
         assert!(re_put("no-slash", &event()).is_err());
     }
