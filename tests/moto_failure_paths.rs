@@ -178,14 +178,21 @@ async fn dead_letter(sqs: &aws_sdk_sqs::Client, url: &str, bus: &str, event: &Va
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_back_from_there() {
+/// What the test works with.
+struct Stage {
+    sqs: aws_sdk_sqs::Client,
+    sfn: aws_sdk_sfn::Client,
+    events: aws_sdk_eventbridge::Client,
+    template: Value,
+    wiring: failure_wiring::Wiring,
+    /// The counters' store over their table.
+    store: DynamoCounters,
+    /// A store whose every write fails (its table does not exist).
+    broken: DynamoCounters,
+}
+
+async fn stage() -> Stage {
     let config = support::moto_config().await;
-    let (sqs, sfn) = (
-        aws_sdk_sqs::Client::new(&config),
-        aws_sdk_sfn::Client::new(&config),
-    );
-    let events = aws_sdk_eventbridge::Client::new(&config);
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let template =
         tally_deploy::render(&tally::cmd::deploy::sources().unwrap(), &Options::default())
@@ -195,40 +202,61 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
     let wiring = failure_wiring::create(&config, &prefix, &template).await;
     let store = DynamoCounters::new(dynamo.clone(), format!("{prefix}-counters"));
     store.create_table().await.unwrap();
-    let broken = DynamoCounters::new(dynamo, format!("{prefix}-no-such-table"));
-    let counters_queue = wiring.url("CountersQueue").to_owned();
+    Stage {
+        sqs: aws_sdk_sqs::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        template,
+        wiring,
+        store,
+        broken: DynamoCounters::new(dynamo, format!("{prefix}-no-such-table")),
+    }
+}
 
+/// One failure at each hop.
+async fn inject(s: &Stage) {
+    let Stage {
+        sqs,
+        sfn,
+        events,
+        template,
+        wiring,
+        broken,
+        ..
+    } = s;
+    let prefix = &wiring.prefix;
+    let counters_queue = wiring.url("CountersQueue");
     // The enrichment refuses an input that is no page view: PageView.Failed, on the bus, to the
     // failures' rule's queue.
-    start(&sfn, &wiring.machine, &fixture("incomplete")).await;
-    assert_eq!(wait_for(&sqs, wiring.url("FailedEventsQueue"), 1).await, 1);
+    start(sfn, &wiring.machine, &fixture("incomplete")).await;
+    assert_eq!(wait_for(sqs, wiring.url("FailedEventsQueue"), 1).await, 1);
     // The bus refuses both the view and its dead letter: the last resort.
-    failure_wiring::delete_bus_and_rules(&events, &wiring, &template).await;
-    start(&sfn, &wiring.machine, &view("view-refused")).await;
+    failure_wiring::delete_bus_and_rules(events, wiring, template).await;
+    start(sfn, &wiring.machine, &view("view-refused")).await;
     assert_eq!(
-        wait_for(&sqs, wiring.url("EnrichLastResortQueue"), 1).await,
+        wait_for(sqs, wiring.url("EnrichLastResortQueue"), 1).await,
         1
     );
-    failure_wiring::create_bus_and_rules(&events, &wiring, &template).await;
+    failure_wiring::create_bus_and_rules(events, wiring, template).await;
     // A view the counters' function throws on (its writes fail), and a poison message.
-    start(&sfn, &wiring.machine, &view("view-thrown")).await;
+    start(sfn, &wiring.machine, &view("view-thrown")).await;
     put(
-        &events,
-        &prefix,
+        events,
+        prefix,
         &json!({"event_id": "view-poison", "schema_version": "1-0-0"}),
     )
     .await;
-    assert_eq!(wait_for(&sqs, &counters_queue, 2).await, 2);
+    assert_eq!(wait_for(sqs, counters_queue, 2).await, 2);
     for _ in 0..5 {
         assert_eq!(
-            poll(&sqs, &counters_queue, &broken).await,
+            poll(sqs, counters_queue, broken).await,
             (0, 2),
             "both named, both back"
         );
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     assert_eq!(
-        poll(&sqs, &counters_queue, &broken).await,
+        poll(sqs, counters_queue, broken).await,
         (0, 0),
         "received five times: moved"
     );
@@ -238,15 +266,18 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
         "region": "us-east-1", "resources": [], "detail": view("view-undelivered")});
     undelivered["detail"]["schema_version"] = json!("1-0-0");
     dead_letter(
-        &sqs,
+        sqs,
         wiring.url("CountersPageViewsDeadLetterQueue"),
-        &prefix,
+        prefix,
         &undelivered,
     )
     .await;
+}
 
-    // Each is in its place, with its reason.
-    let listed = tally::aws_failed::list(&sqs, &prefix).await.unwrap();
+/// Each failure is in its place, with its reason.
+async fn assert_each_in_its_place(s: &Stage) {
+    let (sqs, wiring, prefix) = (&s.sqs, &s.wiring, &s.wiring.prefix);
+    let listed = tally::aws_failed::list(sqs, prefix).await.unwrap();
     let place = |id: &str| {
         let url = wiring.url(id);
         let name = url.rsplit('/').next().unwrap();
@@ -270,7 +301,7 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
     assert_eq!(last.len(), 1, "{listed:#?}");
     assert_eq!(last[0].0.as_deref(), Some("view-refused"));
     assert!(
-        last[0].1.contains(&prefix) && last[0].1.contains("then the dead letter"),
+        last[0].1.contains(prefix.as_str()) && last[0].1.contains("then the dead letter"),
         "{last:?}"
     );
     let counters = place("CountersDeadLetterQueue");
@@ -302,16 +333,18 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
         5,
         "nothing else, the work queue not read: {listed:#?}"
     );
+}
 
-    // Put back where it can now succeed; the rest kept, with why.
+/// Put back where it can now succeed, the rest kept with why; counted once each.
+async fn redrive_and_count(s: &Stage) {
+    let (sqs, sfn, events, prefix) = (&s.sqs, &s.sfn, &s.events, &s.wiring.prefix);
+    let (store, counters_queue) = (&s.store, s.wiring.url("CountersQueue"));
     let clients = tally::aws_redrive::Clients {
         sqs: sqs.clone(),
         sfn: sfn.clone(),
         events: events.clone(),
     };
-    let report = tally::aws_redrive::redrive(&clients, &prefix)
-        .await
-        .unwrap();
+    let report = tally::aws_redrive::redrive(&clients, prefix).await.unwrap();
     assert_eq!(
         (report.started, report.sent_back, report.re_put),
         (1, 1, 1),
@@ -329,8 +362,8 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
         "{report:#?}"
     );
     // The three views reach the counters' queue again, and are counted once each.
-    assert_eq!(wait_for(&sqs, &counters_queue, 3).await, 3);
-    assert_eq!(poll(&sqs, &counters_queue, &store).await, (3, 0));
+    assert_eq!(wait_for(sqs, counters_queue, 3).await, 3);
+    assert_eq!(poll(sqs, counters_queue, store).await, (3, 0));
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
     let views = store
         .top(
@@ -343,4 +376,12 @@ async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_ba
         .await
         .unwrap();
     assert_eq!(views[0].count, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_ends_in_its_dead_letter_place_with_its_reason_and_goes_back_from_there() {
+    let s = stage().await;
+    inject(&s).await;
+    assert_each_in_its_place(&s).await;
+    redrive_and_count(&s).await;
 }
