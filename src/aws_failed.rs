@@ -2,10 +2,12 @@
 //!
 //! The stacks' failure places are SQS queues whose names start with the stack prefix
 //! (CloudFormation names a queue `STACK-LOGICALID-SUFFIX`, and the last-resort queue is
-//! `PREFIX-last-resort`): each rule target's dead-letter queue, `FailedEventsQueue` (the
-//! `PageView.Failed` events), the counters' on-failure queue, the enrichment's last resort and
-//! the log producers' failure queues. Each message is received with a short visibility timeout
-//! and made visible again at once ([`RELEASE`]), so listing takes nothing away.
+//! `PREFIX-last-resort`), told apart in `aws_queues`: each rule target's dead-letter queue,
+//! `FailedEventsQueue` (the `PageView.Failed` events), the counters' dead-letter queue, the
+//! enrichment's last resort and the log producers' failure queues; a work queue
+//! (`CountersQueue`) is not one and is not read. Each message is received with a short
+//! visibility timeout and made visible again at once ([`RELEASE`]), so listing takes nothing
+//! away.
 
 use anyhow::Context;
 use aws_sdk_sqs::Client;
@@ -14,6 +16,8 @@ use aws_sdk_sqs::types::{
 };
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::aws_queues::{FailureQueue, Kind, failure_queues, name_of};
 
 /// Seconds a listed message stays hidden if the release after it fails.
 pub const HIDE: i32 = 30;
@@ -36,11 +40,12 @@ pub struct FailedMessage {
     pub body: Value,
 }
 
-/// Lists the messages of every queue whose name starts with `PREFIX-`, leaving them in place.
+/// Lists the messages of every failure queue whose name starts with `PREFIX-`, leaving them in
+/// place.
 pub async fn list(client: &Client, prefix: &str) -> anyhow::Result<Vec<FailedMessage>> {
     let mut out = Vec::new();
-    for url in queues(client, prefix).await? {
-        out.extend(peek(client, &url).await?);
+    for queue in failure_queues(client, prefix).await? {
+        out.extend(peek(client, &queue).await?);
     }
     Ok(out)
 }
@@ -63,19 +68,18 @@ pub(crate) async fn queues(client: &Client, prefix: &str) -> anyhow::Result<Vec<
     Ok(urls)
 }
 
-/// Every message of the queue at `url`, each made visible again once all were received.
-async fn peek(client: &Client, url: &str) -> anyhow::Result<Vec<FailedMessage>> {
-    let queue = url.rsplit('/').next().unwrap_or(url).to_owned();
+/// Every message of `queue`, each made visible again once all were received.
+async fn peek(client: &Client, queue: &FailureQueue) -> anyhow::Result<Vec<FailedMessage>> {
     let mut messages = Vec::new();
     loop {
-        let batch = receive(client, url, &queue).await?;
+        let batch = receive(client, &queue.url, &queue.name).await?;
         if batch.is_empty() {
             break;
         }
         messages.extend(batch);
     }
-    release(client, url, &messages).await?;
-    Ok(messages.iter().map(|m| describe(&queue, m)).collect())
+    release(client, &queue.url, &messages).await?;
+    Ok(messages.iter().map(|m| describe(queue, m)).collect())
 }
 
 /// Up to 10 messages of the queue `queue` at `url`, hidden for [`HIDE`] seconds, with their
@@ -136,8 +140,9 @@ pub(crate) fn body_of(message: &Message) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
-/// What one message says about itself.
-pub fn describe(queue: &str, message: &Message) -> FailedMessage {
+/// What one message of `queue` says about itself (or, in a work queue's dead-letter queue, what
+/// its consumer would say of it).
+pub fn describe(queue: &FailureQueue, message: &Message) -> FailedMessage {
     let body = body_of(message);
     let attribute = |name: &str| {
         message
@@ -149,7 +154,12 @@ pub fn describe(queue: &str, message: &Message) -> FailedMessage {
     let reason = match (attribute("ERROR_CODE"), attribute("ERROR_MESSAGE")) {
         (Some(code), Some(text)) => format!("{code}: {text}"),
         (Some(code), None) => code,
-        _ => reason_in(&body),
+        _ => match &queue.kind {
+            Kind::DeadLetterOf { source } => {
+                dead_letter_reason(source, message.body.as_deref().unwrap_or_default())
+            }
+            Kind::Failures => reason_in(&body),
+        },
     };
     let sent_at = message
         .attributes
@@ -159,11 +169,28 @@ pub fn describe(queue: &str, message: &Message) -> FailedMessage {
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339());
     FailedMessage {
-        queue: queue.to_owned(),
+        queue: queue.name.clone(),
         sent_at,
         event_id: event_id_in(&body),
         reason,
         body,
+    }
+}
+
+/// Why a message moved from the work queue at `source` to its dead-letter queue: its consumer
+/// received it as often as the redrive policy allows without applying it. For the counters'
+/// queue, the counters' own reading of it says whether it can ever be counted.
+pub(crate) fn dead_letter_reason(source: &str, body: &str) -> String {
+    let source = name_of(source);
+    let moved = format!("not applied in the receives {source}'s redrive policy allows");
+    if !source.contains("-CountersQueue-") {
+        return moved;
+    }
+    match tally_counters::read_message(body) {
+        Err(e) => format!("{moved}: {e}"),
+        Ok(_) => format!(
+            "{moved}: a countable page view whose writes failed (the counters function's log says why)"
+        ),
     }
 }
 

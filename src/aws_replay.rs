@@ -168,7 +168,7 @@ pub async fn put_archived(
     Ok(report)
 }
 
-fn to_sdk(entry: &PutEventsRequestEntry) -> SdkEntry {
+pub(crate) fn to_sdk(entry: &PutEventsRequestEntry) -> SdkEntry {
     let time = match &entry.time {
         Some(tally_bus::local::EventTime::Text(t)) => DateTime::parse_from_rfc3339(t)
             .ok()

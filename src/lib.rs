@@ -1,6 +1,7 @@
 //! The `tally` command-line tool: the commands, and the I/O around the workspace's libraries.
 
 pub mod aws_failed;
+pub mod aws_queues;
 pub mod aws_redrive;
 pub mod aws_replay;
 pub mod cmd;

@@ -128,7 +128,12 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
         json!({"Ref": "AlarmTopic"}),
         json!({"Ref": "AlarmTopicArn"}),
     ];
-    let metric = |kind: &str| match kind {
+    // A work queue (one with a redrive policy) is consumed: its alarm is on the age of its
+    // oldest message; every other queue is a failure place, alarmed on its depth.
+    let metric = |resource: &Value| match resource["Type"].as_str().unwrap() {
+        "AWS::SQS::Queue" if !resource["Properties"]["RedrivePolicy"].is_null() => {
+            Some(vec!["ApproximateAgeOfOldestMessage"])
+        }
         "AWS::SQS::Queue" => Some(vec!["ApproximateNumberOfMessagesVisible"]),
         "AWS::Lambda::Function" => Some(vec!["Errors"]),
         "AWS::StepFunctions::StateMachine" => Some(vec!["ExecutionsFailed"]),
@@ -153,7 +158,7 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
             assert!(topics.contains(&actions[0]), "{name}: {alarm}");
         }
         for (id, resource) in resources {
-            let Some(expected) = metric(resource["Type"].as_str().unwrap()) else {
+            let Some(expected) = metric(resource) else {
                 continue;
             };
             let mut got: Vec<&str> = alarms
@@ -167,6 +172,11 @@ fn every_failure_place_has_an_alarm_on_the_topic() {
         }
     }
     assert!(checked >= 10, "only {checked} resources checked");
+    let counters_queue = &t.pipeline["Resources"]["CountersQueueAgeAlarm"]["Properties"];
+    assert_eq!(
+        counters_queue["MetricName"],
+        "ApproximateAgeOfOldestMessage"
+    );
     // The topic, and the e-mail subscription only when an address is given.
     let r = &t.pipeline["Resources"];
     assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");
@@ -744,4 +754,39 @@ fn dry_run_writes_the_files() {
                 .unwrap();
         assert_eq!(written, committed, "{f}");
     }
+}
+
+/// deploy/README.md's table "Where each resource's failures go" names every resource of every
+/// template (alarms aside): what fails there, where it goes, and which alarm fires.
+#[test]
+fn the_failure_table_names_every_resource() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/README.md")).unwrap();
+    let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in readme.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        if cells.len() < 4 {
+            continue;
+        }
+        let template = cells[0].trim_start_matches("| ").to_owned();
+        let names = cells[1].split('`').skip(1).step_by(2).map(str::to_owned);
+        named.entry(template).or_default().extend(names);
+    }
+    let t = templates();
+    let mut checked = 0;
+    for (name, template) in t.all() {
+        let listed = named.get(name).cloned().unwrap_or_default();
+        for (id, resource) in template["Resources"].as_object().unwrap() {
+            if resource["Type"] == "AWS::CloudWatch::Alarm" {
+                continue;
+            }
+            let query = id.ends_with("Query") && resource["Type"] == "AWS::Athena::NamedQuery";
+            assert!(
+                listed.contains(id) || (query && listed.iter().any(|n| n == "*Query")),
+                "deploy/README.md's failure table lacks {name} {id}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "{checked}");
 }

@@ -1,7 +1,9 @@
 //! CloudWatch alarms on every failure place of a template, wired to the alarm topic: each queue's
 //! depth (dead letters, failures, last resort: a message there is a view that needs looking at),
-//! each function's errors, the state machine's failed executions and the archive stream's
-//! delivery. Added by walking the template, so a queue or function added later gets its alarm.
+//! or, for a work queue (one with a redrive policy: its messages are consumed, its failures move
+//! on to its dead-letter queue), the age of its oldest message; each function's errors, the
+//! state machine's failed executions and the archive stream's delivery. Added by walking the
+//! template, so a queue or function added later gets its alarm.
 
 use serde_json::{Map, Value, json};
 
@@ -16,6 +18,10 @@ const HAS_EMAIL: &str = "HasAlarmEmail";
 
 /// Five minutes: every alarm's period.
 const PERIOD: u32 = 300;
+
+/// Seconds a work queue's oldest message may wait before its alarm fires: far more than a
+/// batching window and a few visibility timeouts, so only a consumer that stopped reaches it.
+const WORK_QUEUE_AGE_S: u32 = 1800;
 
 /// The topic, the optional e-mail subscription, its parameter and condition.
 pub(crate) fn topic(
@@ -81,7 +87,8 @@ fn alarm(m: Metric<'_>, topic: &Value) -> Value {
 }
 
 /// The alarms of resource `id`, by its type: `(logical id suffix, metric)`.
-fn metrics<'a>(id: &str, kind: &str) -> Vec<(&'static str, Metric<'a>)> {
+fn metrics<'a>(id: &str, resource: &Value) -> Vec<(&'static str, Metric<'a>)> {
+    let kind = resource["Type"].as_str().unwrap_or_default();
     let above_zero = |namespace, name, dimension, statistic, what: String| Metric {
         namespace,
         name,
@@ -91,7 +98,23 @@ fn metrics<'a>(id: &str, kind: &str) -> Vec<(&'static str, Metric<'a>)> {
         threshold: 0,
         what,
     };
+    let work_queue = !resource["Properties"]["RedrivePolicy"].is_null();
     match kind {
+        "AWS::SQS::Queue" if work_queue => vec![(
+            "AgeAlarm",
+            Metric {
+                threshold: WORK_QUEUE_AGE_S,
+                ..above_zero(
+                    "AWS/SQS",
+                    "ApproximateAgeOfOldestMessage",
+                    ("QueueName", get_att(id, "QueueName")),
+                    "Maximum",
+                    format!(
+                        "{id} is not being consumed: its oldest message waits for more than 30 minutes"
+                    ),
+                )
+            },
+        )],
         "AWS::SQS::Queue" => vec![(
             "DepthAlarm",
             above_zero(
@@ -160,8 +183,7 @@ fn metrics<'a>(id: &str, kind: &str) -> Vec<(&'static str, Metric<'a>)> {
 pub(crate) fn add(r: &mut Map<String, Value>, topic: &Value) {
     let mut alarms = Vec::new();
     for (id, resource) in r.iter() {
-        let kind = resource["Type"].as_str().unwrap_or_default();
-        for (suffix, metric) in metrics(id, kind) {
+        for (suffix, metric) in metrics(id, resource) {
             alarms.push((format!("{id}{suffix}"), alarm(metric, topic)));
         }
     }

@@ -18,6 +18,7 @@
 mod alarms;
 mod cfn;
 pub mod cost;
+mod counters;
 pub mod grafana;
 pub mod lint;
 mod names;

@@ -2,20 +2,14 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::alarms;
 use crate::cfn::{get_att, policy, sub, trust};
 use crate::names::logical_id;
 use crate::rules::{self, Known};
 use crate::{DeployError, Options, Sources};
+use crate::{alarms, counters};
 
 /// The archive's delivery stream: the logical name the archive consumer declares.
 pub(crate) const ARCHIVE_STREAM: &str = "ArchiveStream";
-/// The counters' function: the logical name the counters consumer declares.
-pub(crate) const COUNTERS_FUNCTION: &str = "CountersFunction";
-/// The counters' table.
-const COUNTERS_TABLE: &str = "CountersTable";
-/// The on-failure destination of the counters function's asynchronous invocations.
-pub(crate) const COUNTERS_FAILURES: &str = "CountersFailedInvocationsQueue";
 /// The bus.
 pub(crate) const BUS: &str = "EventBus";
 /// The enrichment state machine.
@@ -24,8 +18,6 @@ pub(crate) const STATE_MACHINE: &str = "EnrichStateMachine";
 pub(crate) const LAST_RESORT: &str = "EnrichLastResortQueue";
 /// The archive bucket.
 pub(crate) const BUCKET: &str = "ArchiveBucket";
-/// The environment variable the counters' Lambda reads its table name from.
-const COUNTERS_TABLE_ENV: &str = "TALLY_COUNTERS_TABLE";
 /// Where Athena writes query results in the bucket.
 const ATHENA_RESULTS_PREFIX: &str = "athena-results/";
 
@@ -352,93 +344,6 @@ fn athena(sources: &Sources, r: &mut Map<String, Value>) -> Result<(), DeployErr
     Ok(())
 }
 
-fn counters(r: &mut Map<String, Value>) {
-    r.insert(
-        COUNTERS_TABLE.into(),
-        json!({
-            "Type": "AWS::DynamoDB::Table",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": {
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"}
-                ],
-                "KeySchema": [
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"}
-                ],
-                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": true},
-                "SSESpecification": {"SSEEnabled": true},
-                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": true}
-            }
-        }),
-    );
-    r.insert("CountersLogGroup".into(), json!({
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {"LogGroupName": sub("/aws/lambda/${AWS::StackName}-counters"), "RetentionInDays": 14}
-    }));
-    r.insert("CountersRole".into(), json!({
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "Description": "the counters Lambda: its table and its log group",
-            "AssumeRolePolicyDocument": trust("lambda.amazonaws.com"),
-            "Policies": [
-                policy("table", json!([{
-                    "Effect": "Allow",
-                    "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                               "dynamodb:Query", "dynamodb:UpdateItem"],
-                    "Resource": get_att(COUNTERS_TABLE, "Arn")
-                }])),
-                policy("logs", json!([{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": get_att("CountersLogGroup", "Arn")
-                }])),
-                policy("on-failure", json!([{
-                    "Effect": "Allow",
-                    "Action": "sqs:SendMessage",
-                    "Resource": get_att(COUNTERS_FAILURES, "Arn")
-                }]))
-            ]
-        }
-    }));
-    // The rule invokes the function asynchronously: EventBridge's retries and dead-letter queue
-    // cover only the Invoke call. A function error gets Lambda's own retries, then the event and
-    // the error go to this queue instead of being dropped.
-    r.insert(
-        COUNTERS_FAILURES.into(),
-        crate::cfn::queue("events the counters function failed on and the error"),
-    );
-    r.insert("CountersInvokeConfig".into(), json!({
-        "Type": "AWS::Lambda::EventInvokeConfig",
-        "Properties": {
-            "FunctionName": {"Ref": COUNTERS_FUNCTION},
-            "Qualifier": "$LATEST",
-            "MaximumRetryAttempts": 2,
-            "MaximumEventAgeInSeconds": 21600,
-            "DestinationConfig": {"OnFailure": {"Destination": get_att(COUNTERS_FAILURES, "Arn")}}
-        }
-    }));
-    r.insert(COUNTERS_FUNCTION.into(), json!({
-        "Type": "AWS::Lambda::Function",
-        "Properties": {
-            "FunctionName": sub("${AWS::StackName}-counters"),
-            "Description": "tally counters: each page-view event applied once to the counters table",
-            "Runtime": "provided.al2023",
-            "Architectures": ["arm64"],
-            "Handler": "bootstrap",
-            "MemorySize": 128,
-            "Timeout": 10,
-            "Role": get_att("CountersRole", "Arn"),
-            "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "CountersCodeKey"}},
-            "Environment": {"Variables": {COUNTERS_TABLE_ENV: {"Ref": COUNTERS_TABLE}}},
-            "LoggingConfig": {"LogGroup": {"Ref": "CountersLogGroup"}, "LogFormat": "JSON"}
-        }
-    }));
-}
-
 fn registry(sources: &Sources, r: &mut Map<String, Value>) {
     r.insert("SchemaRegistry".into(), json!({
         "Type": "AWS::EventSchemas::Registry",
@@ -465,13 +370,14 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
     bus_and_enrichment(sources, &mut resources)?;
     archive(sources, &mut resources);
     athena(sources, &mut resources)?;
-    counters(&mut resources);
+    counters::add(&mut resources);
     registry(sources, &mut resources);
     rules::add(
         &sources.declarations,
         Known {
             firehose: &[ARCHIVE_STREAM],
-            lambda: &[COUNTERS_FUNCTION],
+            lambda: &[counters::FUNCTION],
+            sqs: &[counters::QUEUE],
         },
         BUS,
         &mut resources,
@@ -492,7 +398,7 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
             "ArchiveBucketName": {"Value": {"Ref": BUCKET}},
             "AthenaWorkGroup": {"Value": {"Ref": "AthenaWorkGroup"}},
             "GlueDatabase": {"Value": {"Ref": "GlueDatabase"}},
-            "CountersTableName": {"Value": {"Ref": COUNTERS_TABLE}},
+            "CountersTableName": {"Value": {"Ref": counters::TABLE}},
             "AlarmTopicArn": {"Description": "the topic every alarm notifies (the producer stacks' too)", "Value": {"Ref": alarms::TOPIC}},
             "LastResortQueueUrl": {"Description": "page views whose dead letter the bus refused", "Value": {"Ref": LAST_RESORT}}
         }

@@ -7,8 +7,9 @@
 //! - `firehose`: a stream the pipeline defines; the rule gets a role allowed only
 //!   `firehose:PutRecord(Batch)` on it;
 //! - `lambda`: a function the pipeline defines; the rule gets a `AWS::Lambda::Permission`;
-//! - `sqs`: a queue made here for any name (encrypted, 14 days), with a policy per queue letting
-//!   each of its rules send to it.
+//! - `sqs`: a queue made here for any name (encrypted, 14 days), unless the pipeline defines it
+//!   (`Known::sqs`: a consumer's work queue, with its redrive policy), with a policy per queue
+//!   letting each of its rules send to it.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,8 @@ pub(crate) struct Known<'a> {
     pub firehose: &'a [&'a str],
     /// Lambda functions, by logical id.
     pub lambda: &'a [&'a str],
+    /// SQS queues the pipeline defines itself (only their policy is made here), by logical id.
+    pub sqs: &'a [&'a str],
 }
 
 /// Fourteen days, SQS's longest retention.
@@ -252,11 +255,13 @@ pub(crate) fn add(
         }
     }
     for (name, rules) in sqs_targets {
-        insert(
-            resources,
-            name.clone(),
-            queue(&format!("target of {}", rules.join(" "))),
-        )?;
+        if !known.sqs.contains(&name.as_str()) {
+            insert(
+                resources,
+                name.clone(),
+                queue(&format!("target of {}", rules.join(" "))),
+            )?;
+        }
         let statements = rules
             .iter()
             .map(|r| send_message_statement(&name, r))

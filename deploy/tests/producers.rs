@@ -394,26 +394,52 @@ fn the_edge_function_and_its_versions_outlive_the_stack() {
 }
 
 #[test]
-fn a_counters_function_error_ends_in_its_failure_queue_not_nowhere() {
-    // The rule invokes the function asynchronously: without an on-failure destination, an event
-    // the function fails on is dropped after Lambda's two retries.
+fn the_counters_read_their_queue_in_batches_and_what_fails_ends_in_its_dead_letter_queue() {
+    // The rule targets a queue; Lambda polls it and invokes the function synchronously with
+    // batches, and the function names the messages it could not apply. Nothing is invoked
+    // asynchronously, so nothing depends on Lambda's asynchronous retries.
     let pipeline = templates().pipeline;
-    let (_, config) = only(&pipeline, "AWS::Lambda::EventInvokeConfig");
-    let props = &config["Properties"];
-    assert_eq!(props["FunctionName"]["Ref"], "CountersFunction");
-    let destination = &props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"];
-    let queue = destination[0].as_str().unwrap();
-    assert_eq!(pipeline["Resources"][queue]["Type"], "AWS::SQS::Queue");
-    assert!(props["MaximumRetryAttempts"].as_u64().unwrap() <= 2);
-    // The execution role may send there (Lambda uses it for destinations), and only there.
-    let role = &pipeline["Resources"]["CountersRole"]["Properties"]["Policies"];
-    let sends: Vec<&Value> = role
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .filter(|s| s["Action"] == "sqs:SendMessage")
-        .collect();
-    assert_eq!(sends.len(), 1, "{role:#}");
-    assert_eq!(sends[0]["Resource"]["Fn::GetAtt"][0], queue);
+    let r = &pipeline["Resources"];
+    assert!(
+        !pipeline
+            .to_string()
+            .contains("AWS::Lambda::EventInvokeConfig"),
+        "no asynchronous invocation left"
+    );
+    // (That the counters' rule targets `CountersQueue` is `rules_are_the_consumer_declarations`
+    // in tests/deploy_templates.rs, over the real declarations.)
+    let (_, mapping) = only(&pipeline, "AWS::Lambda::EventSourceMapping");
+    let m = &mapping["Properties"];
+    assert_eq!(m["EventSourceArn"]["Fn::GetAtt"][0], "CountersQueue");
+    assert_eq!(m["FunctionName"]["Ref"], "CountersFunction");
+    assert_eq!(
+        m["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(m["BatchSize"].as_u64().unwrap() > 10);
+    assert!(
+        m["MaximumBatchingWindowInSeconds"].as_u64().unwrap() >= 1,
+        "needed past 10"
+    );
+    // The queue's redrive policy ends in a queue of its own, and its visibility timeout leaves
+    // Lambda time for six tries of the function.
+    let queue = &r["CountersQueue"]["Properties"];
+    let dlq = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(r[dlq]["Type"], "AWS::SQS::Queue");
+    assert!(r[dlq]["Properties"]["RedrivePolicy"].is_null());
+    let timeout = r["CountersFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    // The dead-letter queue's depth is alarmed; the work queue's age.
+    assert_eq!(
+        r[&format!("{dlq}DepthAlarm")]["Properties"]["MetricName"],
+        "ApproximateNumberOfMessagesVisible"
+    );
+    // The role may read and delete on the queue, and send nowhere.
+    let role = r["CountersRole"]["Properties"]["Policies"].to_string();
+    assert!(role.contains("sqs:ReceiveMessage") && role.contains("sqs:DeleteMessage"));
+    assert!(!role.contains("sqs:SendMessage"), "{role}");
 }

@@ -23,8 +23,8 @@ pub enum FailedCommand {
         /// Print each whole event (with --aws: each message) as one JSON line.
         #[arg(long)]
         json: bool,
-        /// Read the deployed stacks' queues (dead-letter, failed-events, on-failure, last
-        /// resort) with the SDK's default credentials and region.
+        /// Read the deployed stacks' failure queues (dead-letter, failed-events, last resort,
+        /// failure) with the SDK's default credentials and region.
         #[arg(long)]
         aws: bool,
         /// With --aws: the stack prefix given to `tally deploy`.
@@ -34,9 +34,10 @@ pub enum FailedCommand {
         #[arg(long, requires = "aws")]
         endpoint_url: Option<String>,
     },
-    /// Run the page views the enrichment could not put on the bus (the failed-events and
-    /// last-resort queues of the deployed stacks) through it again; keep, and say why, what
-    /// cannot succeed. Prints a JSON report.
+    /// Put what the deployed stacks' failure queues hold back the way it came: the views the
+    /// enrichment could not put on the bus (failed-events and last-resort queues) through it
+    /// again, a work queue's dead letters to the work queue, a rule's dead letters on the bus;
+    /// keep, and say why, what cannot succeed. Prints a JSON report.
     Redrive {
         /// Redrive the deployed stacks' queues (only the cloud's can be redriven for now).
         #[arg(long, required = true)]
@@ -119,12 +120,15 @@ fn redrive_aws(prefix: &str, endpoint_url: Option<&str>) -> anyhow::Result<ExitC
     let clients = crate::aws_redrive::Clients {
         sqs: aws_sdk_sqs::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
     };
     let report = runtime.block_on(crate::aws_redrive::redrive(&clients, prefix))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!(
-        "{} page view(s) run again, {} kept",
+        "{} page view(s) run through the enrichment again, {} sent to their queue again, {} put on the bus again, {} kept",
         report.started,
+        report.sent_back,
+        report.re_put,
         report.kept.len()
     );
     Ok(ExitCode::SUCCESS)

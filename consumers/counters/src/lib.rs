@@ -8,8 +8,9 @@
 //!
 //! - locally, [`LocalCounters`] over redb, one write transaction per event (or per batch);
 //! - in the cloud (feature `cloud`), [`dynamo::DynamoCounters`] over DynamoDB, one
-//!   `TransactWriteItems` per event, called by the `counters-lambda` binary, which prints one
-//!   CloudWatch embedded-metric-format line per event ([`metrics`]).
+//!   `TransactWriteItems` per batch of events that fits (their increments summed per item),
+//!   called by the `counters-lambda` binary on each SQS batch, which answers with the messages
+//!   that failed and prints one CloudWatch embedded-metric-format line per batch ([`metrics`]).
 //!
 //! Key layout, idempotency, TTLs and the query API are described in the crate's README.
 
@@ -33,7 +34,7 @@ use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
 pub use error::CountersError;
 pub use local::LocalCounters;
 pub use plan::{Dimension, LIVE_MINUTES, Plan, TOTAL, day_key, minute_of};
-pub use view::CountedView;
+pub use view::{CountedView, read_message};
 
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,8 +88,8 @@ pub mod retention {
     use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
     /// How long a dedupe record lives after its event was applied: longer than EventBridge
-    /// retries a target (24 hours at most) and than a Lambda's own retries, with margin for a
-    /// replay of the last few days.
+    /// retries a target (24 hours at most) and than the counters' queue redelivers a message
+    /// (5 receives), with margin for a replay of the last few days.
     pub const DEDUPE_DAYS: i64 = 7;
 
     /// How long the minute counters live after their minute (the live view needs 30 minutes).
@@ -118,9 +119,10 @@ pub mod retention {
 }
 
 /// The counters' declaration: one rule, every page view of model 1, human and bot (bots are
-/// counted in their own dimension), to the `CountersFunction` Lambda, whole event. Events an
-/// EventBridge archive replays match too: they carry the original `event_id`, so those already
-/// counted (within the dedupe TTL) change nothing.
+/// counted in their own dimension), to the `CountersQueue` SQS queue, whole event; the
+/// `CountersFunction` Lambda reads it in batches (the pipeline template's event source mapping).
+/// Events an EventBridge archive replays match too: they carry the original `event_id`, so those
+/// already counted (within the dedupe TTL) change nothing.
 pub fn declaration() -> Declaration {
     Declaration {
         name: "counters".into(),
@@ -133,8 +135,8 @@ pub fn declaration() -> Declaration {
                 "detail-type": ["PageView"],
                 "detail": {"schema_version": [{"prefix": "1-"}]}
             }),
-            target: TargetKind::Lambda {
-                function: "CountersFunction".into(),
+            target: TargetKind::Sqs {
+                queue: "CountersQueue".into(),
             },
             input: None,
             input_path: None,

@@ -1,6 +1,6 @@
 //! What one invocation of the counters' Lambda did, as its CloudWatch embedded-metric-format
-//! line (`tally-metrics`): one event, counted (`Views` 1), a duplicate (`Skipped.duplicate`), or
-//! not applied (`Failed.{reason}`, [`CountersError::reason`]).
+//! line (`tally-metrics`): over the batch's messages, the events counted (`Views`), duplicates
+//! (`Skipped.duplicate`) and messages not applied (`Failed.{reason}`, [`CountersError::reason`]).
 
 use tally_metrics::Invocation;
 
@@ -9,14 +9,18 @@ use crate::{Applied, CountersError};
 /// The function's name in its metrics (the `Function` dimension).
 pub const FUNCTION: &str = "counters";
 
-/// The metrics of one event's result.
-pub fn metrics(result: &Result<Applied, CountersError>) -> Invocation {
+/// The metrics of a batch's results.
+pub fn metrics<'a>(
+    results: impl IntoIterator<Item = &'a Result<Applied, CountersError>>,
+) -> Invocation {
     let mut metrics = Invocation::new(FUNCTION);
-    match result {
-        Ok(Applied::Counted { .. }) => metrics.views(1),
-        Ok(Applied::Duplicate) => metrics.skipped("duplicate", 1),
-        Err(e) => metrics.failed(e.reason(), 1),
-    };
+    for result in results {
+        match result {
+            Ok(Applied::Counted { .. }) => metrics.views(1),
+            Ok(Applied::Duplicate) => metrics.skipped("duplicate", 1),
+            Err(e) => metrics.failed(e.reason(), 1),
+        };
+    }
     metrics
 }
 
@@ -25,7 +29,7 @@ mod tests {
     use super::*;
 
     fn read(result: &Result<Applied, CountersError>) -> tally_metrics::Emitted {
-        let line = metrics(result).line(1_764_643_200_000, 3.0);
+        let line = metrics([result]).line(1_764_643_200_000, 3.0);
         let emitted = tally_metrics::read(&line).expect("emf");
         assert_eq!(emitted.dimensions["Function"], "counters");
         emitted
@@ -48,5 +52,20 @@ mod tests {
         let dynamo = read(&Err(CountersError::Dynamo("conflict".into())));
         assert_eq!(dynamo.get("Failed.dynamodb"), 1.0);
         assert!(!dynamo.metrics.keys().any(|k| k.contains("conflict")));
+    }
+
+    #[test]
+    fn a_batch_is_one_line_of_its_sums() {
+        let results = [
+            Ok(Applied::Counted { new_visitor: false }),
+            Ok(Applied::Counted { new_visitor: true }),
+            Ok(Applied::Duplicate),
+            Err(CountersError::Invalid("poison".into())),
+        ];
+        let line = metrics(&results).line(1_764_643_200_000, 3.0);
+        let emitted = tally_metrics::read(&line).expect("emf");
+        assert_eq!(emitted.get("Views"), 2.0);
+        assert_eq!(emitted.get("Skipped.duplicate"), 1.0);
+        assert_eq!(emitted.get("Failed.invalid"), 1.0);
     }
 }

@@ -116,3 +116,21 @@ impl CountedView {
         Ok(())
     }
 }
+
+/// The page view an SQS message of the counters' queue holds: an EventBridge event (JSON text)
+/// of source `tally` (or `tally.replay`, a re-put replay), detail-type `PageView`, whose detail
+/// the counters can count. The error says why not (permanent): the Lambda names such a message
+/// as failed, and `tally failed list --aws` gives it as a dead letter's reason.
+pub fn read_message(body: &str) -> Result<CountedView, CountersError> {
+    let event: Value = serde_json::from_str(body)
+        .map_err(|e| CountersError::Invalid(format!("not an eventbridge event: {e}")))?;
+    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (source, detail_type) = (text("source"), text("detail-type"));
+    let source_ok = [tally_schema::SOURCE, tally_consumer::REPLAY_SOURCE].contains(&source);
+    if !source_ok || detail_type != tally_schema::DETAIL_TYPE {
+        return Err(CountersError::Invalid(format!(
+            "not a page view: source {source:?}, detail-type {detail_type:?}"
+        )));
+    }
+    CountedView::from_detail(event.get("detail").unwrap_or(&Value::Null))
+}

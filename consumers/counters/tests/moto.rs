@@ -1,6 +1,7 @@
 //! The cloud path against moto's DynamoDB: the table with the documented key schema, events
-//! applied through the Lambda's handler (called directly, not through the Lambda runtime),
-//! redelivered, and the counts checked against independent expectations and the local store.
+//! applied in SQS batches through the Lambda's handler (called directly, not through the Lambda
+//! runtime; `tests/moto_sqs.rs` feeds it from a real queue), redelivered, and the counts checked
+//! against independent expectations and the local store.
 //!
 //! Needs the moto server that `./tests/run` starts (it sets `TALLY_MOTO_ENDPOINT`); run alone,
 //! it fails, saying so. Nothing here calls AWS.
@@ -24,13 +25,13 @@ mod support;
 use std::collections::BTreeMap;
 
 use aws_config::{BehaviorVersion, Region};
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
-use tally_counters::dynamo::{DynamoCounters, handle};
+use tally_counters::dynamo::{DynamoCounters, Handled, handle};
 use tally_counters::{Applied, CountedView, Dimension, LocalCounters};
 
 fn moto_endpoint() -> String {
@@ -65,16 +66,27 @@ async fn store() -> DynamoCounters {
     store
 }
 
-/// The invocation's metrics line for `result`, read back as EMF.
-fn emitted(result: &Result<Applied, tally_counters::CountersError>) -> tally_metrics::Emitted {
-    let line = tally_counters::metrics::metrics(result).line(1_764_643_200_000, 1.0);
+/// The invocation's metrics line for a batch's outcomes, read back as EMF.
+fn emitted(handled: &Handled) -> tally_metrics::Emitted {
+    let results = handled.outcomes.iter().map(|(_, r)| r);
+    let line = tally_counters::metrics::metrics(results).line(1_764_643_200_000, 1.0);
     let emitted = tally_metrics::read(&line).unwrap();
     assert_eq!(emitted.dimensions["Function"], "counters");
     emitted
 }
 
-fn bridge_event(detail: &Value) -> EventBridgeEvent<Value> {
-    serde_json::from_value(support::event(detail)).unwrap()
+/// An SQS batch of EventBridge events as the counters' queue delivers them (message `m{i}`).
+fn sqs_event(events: &[Value]) -> SqsEvent {
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({"messageId": format!("m{i}"), "body": e.to_string()}))
+        .collect();
+    serde_json::from_value(json!({"Records": records})).unwrap()
+}
+
+fn batch(details: &[Value]) -> SqsEvent {
+    sqs_event(&details.iter().map(support::event).collect::<Vec<_>>())
 }
 
 async fn scan(store: &DynamoCounters, client: &Client) -> Vec<BTreeMap<String, AttributeValue>> {
@@ -155,23 +167,37 @@ async fn lambda_handler_counts_once() {
         details.push(d);
     }
 
+    // Batches of 25 (more than one transaction's 100 items each).
     let mut views = 0.0;
-    for d in &details {
-        let result = handle(&store, bridge_event(d)).await;
-        views += emitted(&result).get("Views");
-        let applied = result.unwrap();
-        assert!(matches!(applied, Applied::Counted { .. }), "{applied:?}");
+    for chunk in details.chunks(25) {
+        let handled = handle(&store, batch(chunk)).await;
+        views += emitted(&handled).get("Views");
+        assert!(handled.response.batch_item_failures.is_empty());
+        for (_, applied) in &handled.outcomes {
+            assert!(
+                matches!(applied, Ok(Applied::Counted { .. })),
+                "{applied:?}"
+            );
+        }
     }
     assert_eq!(views, details.len() as f64, "one Views per event counted");
     let first = scan(&store, &client).await;
     assert_eq!(day_counters(&first), support::expected(&details));
 
     // Redelivery: every event is a duplicate, and no item changed.
-    for d in &details {
-        let result = handle(&store, bridge_event(d)).await;
-        let m = emitted(&result);
-        assert_eq!((m.get("Views"), m.get("Skipped.duplicate")), (0.0, 1.0));
-        assert_eq!(result.unwrap(), Applied::Duplicate);
+    for chunk in details.chunks(25) {
+        let handled = handle(&store, batch(chunk)).await;
+        let m = emitted(&handled);
+        assert_eq!(
+            (m.get("Views"), m.get("Skipped.duplicate")),
+            (0.0, chunk.len() as f64)
+        );
+        assert!(
+            handled
+                .outcomes
+                .iter()
+                .all(|(_, r)| matches!(r, Ok(Applied::Duplicate)))
+        );
     }
     let second = scan(&store, &client).await;
     assert_eq!(first, second);
@@ -274,17 +300,33 @@ async fn visitors_and_expiry() {
     );
     assert_eq!(total(Dimension::Views).await, 3);
 
-    // What the handler refuses: another source, a detail of another model.
+    // What the handler refuses: another source, a detail of another model, a body that is no
+    // event; a re-put replay (source tally.replay) is counted.
     let mut foreign = support::event(&detail("v-9", "2026-11-29T08:00:00.000Z"));
     foreign["source"] = json!("someone.else");
-    let err = handle(&store, serde_json::from_value(foreign).unwrap())
-        .await
-        .unwrap_err();
-    assert!(err.is_permanent(), "{err}");
     let mut model2 = detail("v-10", "2026-11-29T08:00:00.000Z");
     model2["schema_version"] = json!("2-0-0");
-    let result = handle(&store, bridge_event(&model2)).await;
-    assert_eq!(emitted(&result).get("Failed.invalid"), 1.0);
-    let err = result.unwrap_err();
-    assert!(err.is_permanent(), "{err}");
+    let mut replayed = support::event(&detail("v-11", "2026-11-29T10:00:00.000Z"));
+    replayed["source"] = json!("tally.replay");
+    let events = [
+        foreign,
+        support::event(&model2),
+        json!("not an event"),
+        replayed,
+    ];
+    let handled = handle(&store, sqs_event(&events)).await;
+    assert_eq!(emitted(&handled).get("Failed.invalid"), 3.0);
+    let failed: Vec<&str> = handled
+        .response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m0", "m1", "m2"]);
+    for (_, result) in &handled.outcomes[..3] {
+        let err = result.as_ref().unwrap_err();
+        assert!(err.is_permanent(), "{err}");
+    }
+    assert!(matches!(handled.outcomes[3].1, Ok(Applied::Counted { .. })));
+    assert_eq!(total(Dimension::Views).await, 4);
 }
