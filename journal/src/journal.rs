@@ -23,6 +23,10 @@ pub struct Opened {
     pub pending: u64,
     /// Bytes of a torn last record cut off (its `append` never returned).
     pub torn_bytes: u64,
+    /// Records lost to a damaged frame in the last segment (at least: that frame, and the whole
+    /// frames after it), left in place and reported by [`Journal::read`] as
+    /// [`JournalError::Damaged`] too; appends go on in a new segment.
+    pub damaged: u64,
 }
 
 /// A durable append-only log in one directory. Safe to share between threads.
