@@ -49,15 +49,16 @@ impl DataDir {
         self.root.join("counters.redb")
     }
 
-    /// One JSON-lines file per bus rule, for events its target could not take.
+    /// One dead-letter journal per bus rule (`DATA/dead-letters/RULE/`), for events its target
+    /// could not take, and those of the serve feed, the last resort and `tally replay --aws`.
     pub fn dead_letters(&self) -> PathBuf {
         self.root.join("dead-letters")
     }
 
-    /// The enrichment's last resort (`DATA/dead-letters/last-resort.jsonl`, a [`LocalQueue`]):
+    /// The enrichment's last resort (`DATA/dead-letters/last-resort/`, a [`LocalQueue`]):
     /// page views whose dead letter the bus refused too, with the failure and the input.
     pub fn last_resort(&self) -> PathBuf {
-        self.dead_letters().join("last-resort.jsonl")
+        self.dead_letters().join("last-resort")
     }
 
     /// The journals: `serve-feed/` (every page view `tally serve` answered, until every consumer
@@ -284,9 +285,7 @@ impl LocalPipeline {
             }
         }
         let bus = Arc::new(builder.build()?);
-        let path = data.last_resort();
-        let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &data.last_resort())?;
         purge_counters(&consumers.counters);
         let (stop, stopped) = mpsc::channel::<()>();
         let (archive, counters) = (

@@ -30,7 +30,7 @@ use tally_archive::{
     ArchiveConfig, ArchiveObject, event_time, objects_for_days, read_in_event_order,
 };
 use tally_bus::Pattern;
-use tally_bus::local::{DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonLinesFile};
+use tally_bus::local::{DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal};
 use tally_counters::{Applied, CountedView, LocalCounters};
 
 use super::{BUS_NAME, DataDir, LocalConsumers, LocalPipeline};
@@ -256,11 +256,11 @@ pub fn replay(
 /// The counters, straight from the archive: the counters' rule patterns decide which events
 /// they take (as the bus would), and events are applied in large batches, each one write
 /// transaction, durable at each commit. Events the counters refuse go to
-/// `DATA/dead-letters/counters-<rule>.jsonl` with the reason, as the bus would put them.
+/// `DATA/dead-letters/counters-<rule>/` with the reason, as the bus would put them.
 #[derive(Debug)]
 pub struct CountersSink {
     counters: LocalCounters,
-    rules: Vec<(String, Pattern, JsonLinesFile)>,
+    rules: Vec<(String, Pattern, JsonJournal)>,
 }
 
 impl CountersSink {
@@ -270,15 +270,13 @@ impl CountersSink {
             .with_context(|| format!("cannot open the counters {}", data.counters().display()))?
             .sync_each_event(false);
         let declaration = tally_counters::declaration();
-        fs::create_dir_all(data.dead_letters())
-            .with_context(|| format!("cannot create {}", data.dead_letters().display()))?;
         let mut rules = Vec::new();
         for rule in &declaration.rules {
             let name = format!("{}-{}", declaration.name, rule.name);
             let pattern = Pattern::from_value(&rule.pattern)
                 .with_context(|| format!("the counters' rule {name} has an invalid pattern"))?;
-            let path = data.dead_letters().join(format!("{name}.jsonl"));
-            let file = JsonLinesFile::open(&path)
+            let path = data.dead_letters().join(&name);
+            let file = JsonJournal::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
             rules.push((name, pattern, file));
         }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tally_bus::local::{Deliver, DeliveryError, JsonLinesFile, Rule, Target, TargetInput};
+use tally_bus::local::{Deliver, DeliveryError, JsonJournal, Rule, Target, TargetInput};
 
 use crate::{ContractError, Declaration};
 
@@ -35,7 +35,7 @@ pub trait LocalConsumer: Send + Sync + 'static {
 }
 
 /// The local bus rules for `consumer`, from its declaration: one rule per declared rule, with its
-/// input processing and retry policy, a dead-letter file `{dead_letters}/{bus rule}.jsonl`, and,
+/// input processing and retry policy, a dead-letter journal `{dead_letters}/{bus rule}/`, and,
 /// with `spill`, an overflow journal `{spill}/{bus rule}/` that takes what the target's queue
 /// cannot (so a put never waits on this consumer).
 ///
@@ -48,14 +48,10 @@ pub fn local_rules(
 ) -> Result<Vec<Rule>, ContractError> {
     let declaration = consumer.declaration();
     let checked = declaration.checked()?;
-    std::fs::create_dir_all(dead_letters).map_err(|e| {
-        ContractError::Bus(format!("cannot create {}: {e}", dead_letters.display()))
-    })?;
     let mut rules = Vec::new();
     for (decl, rule) in declaration.rules.iter().zip(checked) {
-        let path = dead_letters.join(format!("{}.jsonl", rule.bus_name));
-        let dead_letter = JsonLinesFile::open(&path)
-            .map_err(|e| ContractError::Bus(format!("cannot open {}: {e}", path.display())))?;
+        let path = dead_letters.join(&rule.bus_name);
+        let dead_letter = JsonJournal::open(&path).map_err(|e| ContractError::Bus(e.to_string()))?;
         let retry = rule
             .retry
             .with_backoff(Duration::from_millis(100), 2.0, Duration::from_secs(30))
