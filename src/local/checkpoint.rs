@@ -4,7 +4,7 @@
 //! partition costs nothing next to the partition's delivery).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use tally_journal::{Durability, Journal, JournalConfig, JournalError};
@@ -85,6 +85,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::io::Write;
+
+    use std::path::PathBuf;
 
     use tally_journal::kill_test;
 

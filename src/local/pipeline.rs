@@ -94,7 +94,7 @@ impl DataDir {
         Ok(lock)
     }
 
-    /// The `PageView.Failed` events, one JSON-lines file per UTC day (`tally failed list`).
+    /// The `PageView.Failed` events, a `tally-journal` (`tally failed list`).
     pub fn failed(&self) -> PathBuf {
         self.root.join("failed")
     }
@@ -165,8 +165,14 @@ impl LocalConsumers {
         if failed.torn_bytes > 0 {
             tracing::warn!(
                 bytes = failed.torn_bytes,
-                "failures: cut off a torn last line (never acknowledged)"
+                "failures: cut off a torn last record (never acknowledged)"
             );
+        }
+        if failed.lost > 0 {
+            tracing::error!(records = failed.lost, dir = %data.failed().display(), "failures: records lost to damage");
+        }
+        if failed.imported > 0 {
+            tracing::info!(events = failed.imported, "failures: moved the day files of an older tally into the journal");
         }
         let generated: Vec<Arc<dyn LocalConsumer>> = vec![
             // tally new consumer: open (keep this line)
