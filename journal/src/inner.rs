@@ -275,8 +275,17 @@ impl Core {
     /// Acknowledges the record `seq`: once every record before it is acknowledged too, the
     /// persisted position moves past it.
     pub(crate) fn ack(&self, seq: u64) -> Result<(), JournalError> {
+        self.ack_range(seq..seq + 1)
+    }
+
+    /// Acknowledges every record of `seqs`, persisting the position once.
+    pub(crate) fn ack_range(&self, seqs: std::ops::Range<u64>) -> Result<(), JournalError> {
         let mut acks = lock(&self.acks);
-        if acks.ack(seq) {
+        let mut moved = false;
+        for seq in seqs {
+            moved |= acks.ack(seq);
+        }
+        if moved {
             self.persist(&mut acks)?;
         }
         Ok(())

@@ -107,6 +107,11 @@ impl Journal {
         self.core.ack(seq)
     }
 
+    /// Acknowledges every record of `seqs` at once (the position is written once).
+    pub fn ack_range(&self, seqs: std::ops::Range<u64>) -> Result<(), JournalError> {
+        self.core.ack_range(seqs)
+    }
+
     /// Fsyncs every segment appended to, and writes and fsyncs the position, now.
     pub fn sync(&self) -> Result<(), JournalError> {
         self.core.sync()
