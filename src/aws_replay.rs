@@ -21,8 +21,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use tally_bus::local::{
-    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal, MAX_ENTRIES,
-    MAX_REQUEST_SIZE, PutEventsRequestEntry, entry_size,
+    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal, MAX_ENTRIES, MAX_REQUEST_SIZE,
+    PutEventsRequestEntry, entry_size,
 };
 
 /// Error codes of a PutEvents result entry worth retrying.

@@ -36,7 +36,11 @@ fn a_torn_last_record_is_not_read_and_is_cut_on_open() {
         .open(segment(&dir))
         .unwrap();
     f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4, b'{']).unwrap();
-    assert_eq!(numbers(&dir), [0, 1, 2], "a reader passes over the torn tail");
+    assert_eq!(
+        numbers(&dir),
+        [0, 1, 2],
+        "a reader passes over the torn tail"
+    );
     append(&dir, 3..4);
     assert_eq!(numbers(&dir), [0, 1, 2, 3], "cut on open, appended after");
 }
@@ -51,12 +55,19 @@ fn a_damaged_record_is_an_error_naming_what_it_cost_and_appends_go_on() {
     bytes[second] ^= 0xff;
     std::fs::write(segment(&dir), bytes).unwrap();
     let err = read_json::<Value>(&dir).unwrap_err().to_string();
-    assert!(err.contains("damaged") && err.contains("2 later record(s)"), "{err}");
+    assert!(
+        err.contains("damaged") && err.contains("2 later record(s)"),
+        "{err}"
+    );
     append(&dir, 3..4);
     let err = read_json::<Value>(&dir).unwrap_err().to_string();
     assert!(err.contains("2 later record(s)"), "still said: {err}");
     let scan = tally_journal::scan(&dir).unwrap();
-    assert_eq!(scan.records.len(), 2, "the record before the damage and the one after");
+    assert_eq!(
+        scan.records.len(),
+        2,
+        "the record before the damage and the one after"
+    );
 }
 
 #[test]
@@ -67,7 +78,11 @@ fn the_json_lines_file_of_an_older_tally_is_moved_in() {
     std::fs::write(&old, "{\"n\":0}\n{\"n\":1}\n{\"n\":").unwrap();
     append(&dir, 2..3);
     assert!(!old.exists());
-    assert_eq!(numbers(&dir), [0, 1, 2], "the torn last line was never written");
+    assert_eq!(
+        numbers(&dir),
+        [0, 1, 2],
+        "the torn last line was never written"
+    );
 }
 
 /// Not a test on its own: the writer
@@ -86,7 +101,9 @@ fn dead_letter_child() {
             s.spawn(move || {
                 for i in 0.. {
                     let n = i * 2 + thread;
-                    journal.append(&json!({"n": n, "pad": "x".repeat(100)})).unwrap();
+                    journal
+                        .append(&json!({"n": n, "pad": "x".repeat(100)}))
+                        .unwrap();
                     println!("appended {n}");
                 }
             });
@@ -98,27 +115,31 @@ fn dead_letter_child() {
 fn a_writer_killed_with_sigkill_keeps_every_dead_letter_it_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dlq");
-    let mut reported = Vec::new();
-    let mut child = kill_test::Child::spawn("dead_letter_child", &dir, &[]).unwrap();
-    while reported.len() < 300 {
-        let line = child.line().expect("the child ended early");
-        if let Some((_, n)) = line.split_once("appended ") {
-            reported.push(n.parse::<u64>().unwrap());
-        }
-    }
-    for line in child.kill().unwrap() {
-        if let Some((_, n)) = line.split_once("appended ") {
-            reported.push(n.parse().unwrap());
-        }
-    }
+    let child = kill_test::Child::spawn("dead_letter_child", &dir, &[]).unwrap();
+    let reported: Vec<u64> = child
+        .kill_after("appended ", 300)
+        .unwrap()
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
     let mut stored = numbers(&dir);
     let all = stored.len();
     stored.sort_unstable();
     stored.dedup();
     assert_eq!(stored.len(), all, "no record twice");
-    let lost: Vec<_> = reported.iter().filter(|n| stored.binary_search(n).is_err()).collect();
+    let lost: Vec<_> = reported
+        .iter()
+        .filter(|n| stored.binary_search(n).is_err())
+        .collect();
     assert!(lost.is_empty(), "reported and lost: {lost:?}");
-    assert!(all - reported.len() <= 2, "at most one unreported append per thread");
+    assert!(
+        all - reported.len() <= 2,
+        "at most one unreported append per thread"
+    );
     append(&dir, 1_000_000..1_000_001);
-    assert_eq!(numbers(&dir).len(), all + 1, "the next process appends after them");
+    assert_eq!(
+        numbers(&dir).len(),
+        all + 1,
+        "the next process appends after them"
+    );
 }

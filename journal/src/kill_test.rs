@@ -2,8 +2,9 @@
 //!
 //! The parent test spawns [`Child`]: the same test binary, running only an `#[ignore]`d test that
 //! finds its directory with [`child_dir`], writes to a store there and prints a line for each
-//! write that returned. The parent reads lines, kills the child with SIGKILL at some point,
-//! reopens the store and checks that every write the child reported is there.
+//! write that returned. The parent reads lines, kills the child with SIGKILL at some point
+//! ([`Child::kill_after`]), reopens the store and checks that every write the child reported is
+//! there.
 
 use std::io::{self, BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
@@ -31,7 +32,13 @@ impl Child {
     pub fn spawn(test: &str, dir: &Path, env: &[(&str, &str)]) -> io::Result<Child> {
         let mut command = Command::new(std::env::current_exe()?);
         command
-            .args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                test,
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_DIR, dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -51,8 +58,24 @@ impl Child {
 
     /// The next line the child printed; `None` once it ended. The first may follow the test
     /// harness's own `test NAME ... ` on the same line.
-    pub fn line(&mut self) -> Option<String> {
+    fn line(&mut self) -> Option<String> {
         self.lines.next().and_then(Result::ok)
+    }
+
+    /// Reads the child's lines until it has reported `n` writes (lines holding `marker`, followed
+    /// by what was written), kills it with SIGKILL, and returns everything it reported, what it
+    /// printed before it died included. An error if it ends first.
+    pub fn kill_after(mut self, marker: &str, n: usize) -> io::Result<Vec<String>> {
+        let reported = |line: &str| line.split_once(marker).map(|(_, w)| w.trim().to_owned());
+        let mut out = Vec::new();
+        while out.len() < n {
+            let line = self.line().ok_or_else(|| {
+                io::Error::other(format!("the child ended after {} writes", out.len()))
+            })?;
+            out.extend(reported(&line));
+        }
+        out.extend(self.kill()?.iter().filter_map(|l| reported(l)));
+        Ok(out)
     }
 
     /// Kills the child with SIGKILL, waits for it, and returns the lines it printed that were

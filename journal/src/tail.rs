@@ -45,7 +45,14 @@ pub(crate) fn open(dir: &Path, bases: &mut VecDeque<u64>) -> Result<Tail, Journa
                 file.sync_data().map_err(io_err("fsync", &path))?;
             }
             let torn_bytes = len - valid;
-            Ok(Tail { file, base, bytes: valid, next, torn_bytes, damaged: 0 })
+            Ok(Tail {
+                file,
+                base,
+                bytes: valid,
+                next,
+                torn_bytes,
+                damaged: 0,
+            })
         }
         Stop::Bad => {
             let damaged = frame::lost_at(&file, valid).map_err(io_err("read", &path))?;
@@ -53,8 +60,14 @@ pub(crate) fn open(dir: &Path, bases: &mut VecDeque<u64>) -> Result<Tail, Journa
             let file = segment::open(dir, next, true)?;
             segment::sync_dir(dir)?;
             bases.push_back(next);
-            Ok(Tail { file, base: next, bytes: 0, next, torn_bytes: 0, damaged })
+            Ok(Tail {
+                file,
+                base: next,
+                bytes: 0,
+                next,
+                torn_bytes: 0,
+                damaged,
+            })
         }
     }
 }
-

@@ -12,6 +12,15 @@ fn open(dir: &Path) -> (Journal, tally_journal::Opened) {
     Journal::open(JournalConfig::new(dir, Durability::PageCache)).unwrap()
 }
 
+/// A journal in `dir` holding `payloads`, closed; the path of its first segment.
+fn written(dir: &Path, payloads: &[String]) -> std::path::PathBuf {
+    let (journal, _) = open(dir);
+    for p in payloads {
+        journal.append(p.as_bytes()).unwrap();
+    }
+    dir.join(format!("{:020}.seg", 0))
+}
+
 fn payloads(records: &[tally_journal::Record]) -> Vec<String> {
     records
         .iter()
@@ -46,13 +55,8 @@ fn records_come_back_in_order_and_unacknowledged_ones_come_back_after_a_reopen()
 #[test]
 fn a_torn_last_record_is_cut_and_what_follows_is_whole() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let (journal, _) = open(dir.path());
-        for n in 0..3 {
-            journal.append(format!("view-{n}").as_bytes()).unwrap();
-        }
-    }
-    let segment = dir.path().join(format!("{:020}.seg", 0));
+    let views: Vec<String> = (0..3).map(|n| format!("view-{n}")).collect();
+    let segment = written(dir.path(), &views);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&segment)
@@ -252,7 +256,7 @@ fn sigkill_child() {
         let seq = journal
             .append(format!("view-{n}").repeat(20).as_bytes())
             .unwrap();
-        writeln!(out, "{seq}").unwrap();
+        writeln!(out, "appended {seq}").unwrap();
         out.flush().unwrap();
     }
 }
@@ -262,16 +266,9 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_append() {
     let dir = tempfile::tempdir().unwrap();
     let mut acknowledged = 0u64;
     for round in 0..3 {
-        let mut child = kill_test::Child::spawn("sigkill_child", dir.path(), &[]).unwrap();
-        let mut last = None;
-        for _ in 0..2000 {
-            let Some(l) = child.line() else { break };
-            if let Ok(seq) = l.trim().parse::<u64>() {
-                last = Some(seq);
-            }
-        }
-        child.kill().unwrap();
-        let last = last.unwrap_or_else(|| panic!("round {round}: the child wrote nothing"));
+        let child = kill_test::Child::spawn("sigkill_child", dir.path(), &[]).unwrap();
+        let reported = child.kill_after("appended ", 2000).unwrap();
+        let last: u64 = reported.last().unwrap().parse().unwrap();
         acknowledged = acknowledged.max(last + 1);
         let (journal, opened) = open(dir.path());
         assert!(
@@ -332,23 +329,28 @@ fn with_interval_durability_the_syncer_writes_the_position_without_an_append() {
 #[test]
 fn damage_in_the_last_segment_is_left_in_place_reported_and_appended_after() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let (journal, _) = open(dir.path());
-        for n in 0..4 {
-            journal.append(format!("view-{n:02}").as_bytes()).unwrap();
-        }
-    }
+    let views: Vec<String> = (0..4).map(|n| format!("view-{n:02}")).collect();
+    let first = written(dir.path(), &views);
     // Flip a payload byte of record 1 (frames of 8 + 7 bytes).
-    let first = dir.path().join(format!("{:020}.seg", 0));
     let mut bytes = std::fs::read(&first).unwrap();
     bytes[15 + 8] ^= 0xff;
     std::fs::write(&first, &bytes).unwrap();
 
     let (journal, opened) = open(dir.path());
-    assert_eq!(opened.torn_bytes, 0, "damage is not a torn tail: nothing cut");
-    assert_eq!(opened.damaged, 3, "the damaged record and the two behind it");
+    assert_eq!(
+        opened.torn_bytes, 0,
+        "damage is not a torn tail: nothing cut"
+    );
+    assert_eq!(
+        opened.damaged, 3,
+        "the damaged record and the two behind it"
+    );
     assert_eq!(std::fs::read(&first).unwrap(), bytes, "left as it was");
-    assert_eq!(journal.append(b"view-after").unwrap(), 4, "numbered after the loss");
+    assert_eq!(
+        journal.append(b"view-after").unwrap(),
+        4,
+        "numbered after the loss"
+    );
     let scan = tally_journal::scan(dir.path()).unwrap();
     assert_eq!(payloads(&scan.records), ["view-00", "view-after"]);
     assert!(
@@ -376,7 +378,10 @@ fn a_scan_reads_beside_the_writer_without_its_lock_and_skips_what_is_acknowledge
     // A torn append in progress at the tail is not read, and not cut: the writer owns the file.
     let segment = dir.path().join(format!("{:020}.seg", 0));
     let before = std::fs::metadata(&segment).unwrap().len();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
     f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
     let scan = tally_journal::scan(dir.path()).unwrap();
     assert_eq!(payloads(&scan.records), ["view-1", "view-2"]);
@@ -406,7 +411,10 @@ fn line_files_are_imported_once_in_order_without_their_torn_last_line() {
     assert!(!a.exists() && !b.exists() && !journal_dir.join(".import").exists());
     let (journal, opened) = open(&journal_dir);
     assert_eq!(opened.pending, 3);
-    assert_eq!(payloads(&journal.read(10).unwrap()), ["one", "two", "three"]);
+    assert_eq!(
+        payloads(&journal.read(10).unwrap()),
+        ["one", "two", "three"]
+    );
     journal.append(b"four").unwrap();
     drop(journal);
     // A file left beside a journal with records was imported by a process killed before it

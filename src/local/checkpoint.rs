@@ -93,7 +93,8 @@ mod tests {
     use super::*;
 
     fn keys(n: std::ops::Range<u32>) -> Vec<String> {
-        n.map(|i| format!("events/year=2026/h{i}/o{i}.gz")).collect()
+        n.map(|i| format!("events/year=2026/h{i}/o{i}.gz"))
+            .collect()
     }
 
     fn segment(data: &DataDir) -> PathBuf {
@@ -123,10 +124,16 @@ mod tests {
             c.record(std::iter::once(k.as_str())).unwrap();
         }
         drop(c);
-        let mut f = std::fs::OpenOptions::new().append(true).open(segment(&data)).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(segment(&data))
+            .unwrap();
         f.write_all(&[60, 0, 0, 0, 0, 0, 0, 0, b'e', b'v']).unwrap();
         let c = Checkpoint::open(&data, "r", false).unwrap();
-        assert!(keys(0..3).iter().all(|k| c.is_done(k)), "the torn tail is cut");
+        assert!(
+            keys(0..3).iter().all(|k| c.is_done(k)),
+            "the torn tail is cut"
+        );
         drop(c);
         let mut bytes = std::fs::read(segment(&data)).unwrap();
         let second = 8 + keys(0..1)[0].len() + 8;
@@ -134,7 +141,11 @@ mod tests {
         std::fs::write(segment(&data), bytes).unwrap();
         let mut c = Checkpoint::open(&data, "r", false).unwrap();
         let done: Vec<bool> = keys(0..3).iter().map(|k| c.is_done(k)).collect();
-        assert_eq!(done, [true, false, false], "from the damage on: replayed again");
+        assert_eq!(
+            done,
+            [true, false, false],
+            "from the damage on: replayed again"
+        );
         c.record(keys(3..4).iter().map(String::as_str)).unwrap();
         drop(c);
         let c = Checkpoint::open(&data, "r", false).unwrap();
@@ -174,19 +185,9 @@ mod tests {
     fn a_replay_killed_with_sigkill_keeps_every_partition_it_recorded() {
         let tmp = tempfile::tempdir().unwrap();
         let test = "local::checkpoint::tests::checkpoint_child";
-        let mut child = kill_test::Child::spawn(test, tmp.path(), &[]).unwrap();
-        let mut last = 0;
-        while last < 200 {
-            let line = child.line().expect("the child ended early");
-            if let Some((_, i)) = line.split_once("recorded ") {
-                last = i.parse().unwrap();
-            }
-        }
-        for line in child.kill().unwrap() {
-            if let Some((_, i)) = line.split_once("recorded ") {
-                last = i.parse().unwrap();
-            }
-        }
+        let child = kill_test::Child::spawn(test, tmp.path(), &[]).unwrap();
+        let reported = child.kill_after("recorded ", 200).unwrap();
+        let last: u32 = reported.last().unwrap().parse().unwrap();
         let c = Checkpoint::open(&DataDir::new(tmp.path()), "r", false).unwrap();
         let missing: Vec<String> = keys(0..last * 3 + 3)
             .into_iter()

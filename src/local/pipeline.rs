@@ -172,7 +172,10 @@ impl LocalConsumers {
             tracing::error!(records = failed.lost, dir = %data.failed().display(), "failures: records lost to damage");
         }
         if failed.imported > 0 {
-            tracing::info!(events = failed.imported, "failures: moved the day files of an older tally into the journal");
+            tracing::info!(
+                events = failed.imported,
+                "failures: moved the day files of an older tally into the journal"
+            );
         }
         let generated: Vec<Arc<dyn LocalConsumer>> = vec![
             // tally new consumer: open (keep this line)

@@ -72,7 +72,10 @@ pub(crate) struct Buffer {
 
 impl Buffer {
     /// Opens the buffer in `dir` (locking it): a torn tail is cut.
-    pub(crate) fn open(dir: &Path, durability: Durability) -> Result<(Buffer, Opened), ArchiveError> {
+    pub(crate) fn open(
+        dir: &Path,
+        durability: Durability,
+    ) -> Result<(Buffer, Opened), ArchiveError> {
         let (journal, opened) = Journal::open(JournalConfig::new(dir, durability))?;
         Ok((Buffer { journal }, opened))
     }
@@ -144,7 +147,10 @@ impl Found {
 /// without its lock, and an older tally's buffer files').
 pub(crate) fn buffered_arrivals(dir: &Path) -> Result<Vec<DateTime<Utc>>, ArchiveError> {
     let scan = tally_journal::scan(dir)?;
-    let batches = scan.records.iter().filter_map(|r| Header::decode(&r.payload));
+    let batches = scan
+        .records
+        .iter()
+        .filter_map(|r| Header::decode(&r.payload));
     let mut out: Vec<DateTime<Utc>> = batches.map(|h| h.oldest).collect();
     out.extend(crate::legacy::files(dir)?.into_iter().map(|(_, _, t)| t));
     Ok(out)

@@ -26,8 +26,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use flate2::read::MultiGzDecoder;
 
-use crate::read::{ArchiveObject, list_objects};
 use crate::buffer::buffered_arrivals;
+use crate::read::{ArchiveObject, list_objects};
 use crate::writer::{BUFFER_DIR, io_err, sync_dir, write_gzip_object};
 use crate::{ArchiveConfig, ArchiveError};
 

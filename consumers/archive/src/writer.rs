@@ -352,7 +352,11 @@ impl Archive {
         recovery.lost = found.lost;
         let mut state = self.lock();
         for (n, batch) in found.batches.into_iter().enumerate() {
-            for line in batch.ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            for line in batch
+                .ndjson
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
                 if let Some(id) = serde_json::from_slice::<Value>(line)
                     .ok()
                     .and_then(|v| dedupe_key(&v).map(str::to_owned))

@@ -52,18 +52,8 @@ fn killed_writers_lose_nothing() {
     for (round, kill_after) in [137usize, 1021, 2, 530, 77].into_iter().enumerate() {
         let round = round.to_string();
         let env = [("TALLY_ARCHIVE_ROUND", round.as_str())];
-        let mut child = kill_test::Child::spawn("child_writer", &root, &env).unwrap();
-        let accept = |line: &str| line.split_once("accepted ").map(|(_, id)| id.to_owned());
-        let mut seen = 0;
-        while seen < kill_after {
-            let line = child.line().expect("child ended early");
-            if let Some(id) = accept(&line) {
-                accepted.insert(id);
-                seen += 1;
-            }
-        }
-        // Lines the child printed before it died were accepted too.
-        accepted.extend(child.kill().unwrap().iter().filter_map(|l| accept(l)));
+        let child = kill_test::Child::spawn("child_writer", &root, &env).unwrap();
+        accepted.extend(child.kill_after("accepted ", kill_after).unwrap());
     }
 
     let (archive, recovery) = Archive::open(config(&root)).unwrap();

@@ -26,8 +26,13 @@ fn dead_buffer(root: &std::path::Path, records: std::ops::Range<usize>) -> std::
     let dir = root.join("_buffer");
     let config = JournalConfig::new(&dir, Durability::PageCache);
     let (journal, _) = Journal::open(config).unwrap();
-    let millis = Utc.with_ymd_and_hms(2026, 11, 29, 7, 0, 0).unwrap().timestamp_millis();
-    journal.append(format!("batch dead01 {millis}").as_bytes()).unwrap();
+    let millis = Utc
+        .with_ymd_and_hms(2026, 11, 29, 7, 0, 0)
+        .unwrap()
+        .timestamp_millis();
+    journal
+        .append(format!("batch dead01 {millis}").as_bytes())
+        .unwrap();
     for i in records {
         journal.append(event(i).to_string().as_bytes()).unwrap();
     }
@@ -271,12 +276,19 @@ fn a_torn_last_record_in_the_buffer_was_never_accepted_and_the_rest_is_written_o
     std::io::Write::write_all(&mut f, &[99, 0, 0, 0, 1, 1, 1, 1, b'{']).unwrap();
     let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
     assert_eq!(
-        (recovery.objects_written, recovery.records, recovery.torn_bytes),
+        (
+            recovery.objects_written,
+            recovery.records,
+            recovery.torn_bytes
+        ),
         (1, 3, 9)
     );
     assert_eq!(all_records(&archive), (0..3).map(event).collect::<Vec<_>>());
     let key = archive.objects().unwrap()[0].display().to_string();
-    assert!(key.contains("/day=29/hour=07/"), "partitioned by the header: {key}");
+    assert!(
+        key.contains("/day=29/hour=07/"),
+        "partitioned by the header: {key}"
+    );
     assert!(key.contains("dead01"), "named by the header: {key}");
 }
 
@@ -296,9 +308,15 @@ fn a_damaged_record_in_the_buffer_costs_what_it_hit_and_says_so() {
         "record 0 written out; 1 and the two behind it lost, and counted"
     );
     assert_eq!(all_records(&archive), vec![event(0)]);
-    assert_eq!(archive.append(&event(2), Utc::now()).unwrap(), Appended::Written);
+    assert_eq!(
+        archive.append(&event(2), Utc::now()).unwrap(),
+        Appended::Written
+    );
     drop(archive);
     let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
-    assert_eq!(recovery.lost, 0, "reported once: the damage is acknowledged");
+    assert_eq!(
+        recovery.lost, 0,
+        "reported once: the damage is acknowledged"
+    );
     assert_eq!(all_records(&archive).len(), 2);
 }

@@ -51,7 +51,8 @@ pub fn local_rules(
     let mut rules = Vec::new();
     for (decl, rule) in declaration.rules.iter().zip(checked) {
         let path = dead_letters.join(&rule.bus_name);
-        let dead_letter = JsonJournal::open(&path).map_err(|e| ContractError::Bus(e.to_string()))?;
+        let dead_letter =
+            JsonJournal::open(&path).map_err(|e| ContractError::Bus(e.to_string()))?;
         let retry = rule
             .retry
             .with_backoff(Duration::from_millis(100), 2.0, Duration::from_secs(30))

@@ -138,7 +138,10 @@ impl FailedEvents {
 
     /// How many failed events are stored.
     pub fn len(&self) -> usize {
-        self.ids.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no failed event is stored.
@@ -176,7 +179,13 @@ fn day_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(JournalError::Io { op: "read", path: dir.to_owned(), source: e }),
+        Err(e) => {
+            return Err(JournalError::Io {
+                op: "read",
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -194,7 +203,8 @@ fn parse(dir: &Path, record: &Record) -> Result<(Value, String), FailuresError> 
         seq: record.seq,
         reason,
     };
-    let event: Value = serde_json::from_slice(&record.payload).map_err(|e| corrupt(e.to_string()))?;
+    let event: Value =
+        serde_json::from_slice(&record.payload).map_err(|e| corrupt(e.to_string()))?;
     let id = event["id"]
         .as_str()
         .ok_or_else(|| corrupt("no string \"id\"".into()))?
@@ -229,7 +239,9 @@ impl Probe for FailedEvents {
     /// The stored events' ids, sorted, with the number of records on disk (a duplicate record
     /// would show as more records than ids).
     fn snapshot(&self) -> Value {
-        let events = read_failed(self.dir()).map(|s| s.events).unwrap_or_default();
+        let events = read_failed(self.dir())
+            .map(|s| s.events)
+            .unwrap_or_default();
         let mut ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
         ids.sort_unstable();
         json!({"lines": events.len(), "ids": ids})

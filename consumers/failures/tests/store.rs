@@ -41,11 +41,18 @@ fn events_are_stored_once_in_the_order_they_arrived_even_after_reopening() {
     assert_eq!(store.append(&a).unwrap(), Appended::Written(0));
     assert_eq!(store.append(&b).unwrap(), Appended::Written(1));
     assert_eq!(store.append(&a).unwrap(), Appended::Duplicate);
-    assert_eq!(stored(&dir), vec![a.clone(), b.clone()], "read beside the writer");
+    assert_eq!(
+        stored(&dir),
+        vec![a.clone(), b.clone()],
+        "read beside the writer"
+    );
     drop(store);
 
     let (store, recovery) = FailedEvents::open(&dir).unwrap();
-    assert_eq!((recovery.events, recovery.torn_bytes, recovery.lost), (2, 0, 0));
+    assert_eq!(
+        (recovery.events, recovery.torn_bytes, recovery.lost),
+        (2, 0, 0)
+    );
     assert_eq!(store.append(&b).unwrap(), Appended::Duplicate);
     assert_eq!(store.len(), 2);
     assert_eq!(stored(&dir), vec![a, b]);
@@ -59,7 +66,11 @@ fn a_torn_last_record_is_cut_off_and_later_appends_stay_whole() {
     let a = failed("a", "2026-11-29T06:00:00Z");
     store.append(&a).unwrap();
     drop(store);
-    let torn = [&[200u8, 0, 0, 0, 7, 7, 7, 7][..], br#"{"version":"0","id":"b""#].concat();
+    let torn = [
+        &[200u8, 0, 0, 0, 7, 7, 7, 7][..],
+        br#"{"version":"0","id":"b""#,
+    ]
+    .concat();
     OpenOptions::new()
         .append(true)
         .open(segment(&dir))
@@ -92,7 +103,11 @@ fn a_damaged_record_is_reported_with_what_it_cost_and_the_store_goes_on() {
     fs::write(segment(&dir), bytes).unwrap();
 
     let (store, recovery) = FailedEvents::open(&dir).unwrap();
-    assert_eq!((recovery.events, recovery.lost), (1, 2), "b and the c behind it");
+    assert_eq!(
+        (recovery.events, recovery.lost),
+        (1, 2),
+        "b and the c behind it"
+    );
     let read = read_failed(&dir).unwrap();
     assert_eq!(read.events, vec![a.clone()]);
     assert!(
@@ -100,7 +115,11 @@ fn a_damaged_record_is_reported_with_what_it_cost_and_the_store_goes_on() {
         "{:?}",
         read.damage
     );
-    assert_eq!(store.append(&c).unwrap(), Appended::Written(3), "c is taken again");
+    assert_eq!(
+        store.append(&c).unwrap(),
+        Appended::Written(3),
+        "c is taken again"
+    );
     assert_eq!(read_failed(&dir).unwrap().events, vec![a, c]);
 }
 
@@ -113,7 +132,11 @@ fn the_day_files_of_an_older_tally_are_moved_in_oldest_day_first() {
     fs::write(dir.join("2026-11-29.jsonl"), format!("{b}\n{c}")).unwrap();
     fs::write(dir.join("2026-11-28.jsonl"), format!("{a}\n")).unwrap();
     let (store, recovery) = FailedEvents::open(&dir).unwrap();
-    assert_eq!((recovery.imported, recovery.events), (2, 2), "c's line was torn");
+    assert_eq!(
+        (recovery.imported, recovery.events),
+        (2, 2),
+        "c's line was torn"
+    );
     assert!(!dir.join("2026-11-28.jsonl").exists() && !dir.join("2026-11-29.jsonl").exists());
     assert_eq!(store.append(&b).unwrap(), Appended::Duplicate);
     assert_eq!(stored(&dir), vec![a, b]);
@@ -146,8 +169,14 @@ fn bad_input_is_refused_permanently_and_a_corrupt_record_is_named() {
     fs::create_dir_all(&old).unwrap();
     fs::write(old.join("2026-01-01.jsonl"), "{\"id\":\"x\"}\nnot json\n").unwrap();
     let err = FailedEvents::open(&old).unwrap_err();
-    assert!(matches!(err, FailuresError::Corrupt { seq: 1, .. }), "{err}");
-    assert!(err.to_string().contains("record 1: not a failed event"), "{err}");
+    assert!(
+        matches!(err, FailuresError::Corrupt { seq: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("record 1: not a failed event"),
+        "{err}"
+    );
 }
 
 /// Not a test on its own: the store killed by
@@ -173,12 +202,8 @@ fn a_store_killed_with_sigkill_keeps_every_event_it_acknowledged() {
     let dir = tmp.path().join("failed");
     let mut acknowledged = Vec::new();
     for round in ["0", "1", "2"] {
-        let mut child = kill_test::Child::spawn("store_child", &dir, &[("ROUND", round)]).unwrap();
-        let id = |line: String| line.split_once("stored ").map(|(_, id)| id.to_owned());
-        while acknowledged.len() < 100 * (round.parse::<usize>().unwrap() + 1) {
-            acknowledged.extend(id(child.line().expect("the child ended early")));
-        }
-        acknowledged.extend(child.kill().unwrap().into_iter().filter_map(id));
+        let child = kill_test::Child::spawn("store_child", &dir, &[("ROUND", round)]).unwrap();
+        acknowledged.extend(child.kill_after("stored ", 100).unwrap());
     }
     let (store, recovery) = FailedEvents::open(&dir).unwrap();
     let ids: Vec<String> = stored(&dir)
@@ -187,6 +212,12 @@ fn a_store_killed_with_sigkill_keeps_every_event_it_acknowledged() {
         .collect();
     assert_eq!(ids.len(), store.len(), "no event twice");
     let lost: Vec<_> = acknowledged.iter().filter(|id| !ids.contains(id)).collect();
-    assert!(lost.is_empty(), "acknowledged and lost: {lost:?} ({recovery:?})");
-    assert!(ids.len() - acknowledged.len() <= 3, "at most one unreported per kill");
+    assert!(
+        lost.is_empty(),
+        "acknowledged and lost: {lost:?} ({recovery:?})"
+    );
+    assert!(
+        ids.len() - acknowledged.len() <= 3,
+        "at most one unreported per kill"
+    );
 }
