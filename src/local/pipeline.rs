@@ -224,7 +224,7 @@ impl LocalConsumers {
             let name = consumer.declaration().name;
             consumer
                 .flush()
-                .map_err(|e| anyhow::anyhow!("cannot flush consumer {name}: {e}"))?;
+                .with_context(|| format!("cannot flush consumer {name}"))?;
         }
         Ok(())
     }

@@ -29,8 +29,20 @@ pub trait LocalConsumer: Send + Sync + 'static {
     }
 
     /// Makes everything accepted durable (called on shutdown, after the bus has drained).
-    fn flush(&self) -> Result<(), String> {
+    fn flush(&self) -> Result<(), FlushError> {
         Ok(())
+    }
+}
+
+/// What [`LocalConsumer::flush`] could not make durable: the consumer's own error, kept whole.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct FlushError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl FlushError {
+    /// The consumer's error `e`.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        FlushError(Box::new(e))
     }
 }
 

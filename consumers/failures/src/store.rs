@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use serde_json::{Value, json};
 use tally_bus::local::{DeliveryError, TargetInput};
 use tally_consumer::compliance::Probe;
-use tally_consumer::{Declaration, LocalConsumer};
+use tally_consumer::{Declaration, FlushError, LocalConsumer};
 use tally_journal::{Durability, Journal, JournalConfig, JournalError, Record};
 
 /// What went wrong in the store.
@@ -230,8 +230,8 @@ impl LocalConsumer for FailedEvents {
         }
     }
 
-    fn flush(&self) -> Result<(), String> {
-        self.sync().map_err(|e| e.to_string())
+    fn flush(&self) -> Result<(), FlushError> {
+        self.sync().map_err(FlushError::new)
     }
 }
 
