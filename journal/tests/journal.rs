@@ -420,7 +420,7 @@ fn line_files_are_imported_once_in_order_without_their_torn_last_line() {
     // A file left beside a journal with records was imported by a process killed before it
     // removed the file: removed, not imported again.
     std::fs::write(&a, "one\n").unwrap();
-    let again = tally_journal::import_lines(&journal_dir, &[a.clone()]).unwrap();
+    let again = tally_journal::import_lines(&journal_dir, std::slice::from_ref(&a)).unwrap();
     assert_eq!((again.records, again.files), (0, 1));
     assert!(!a.exists());
     let scan = tally_journal::scan(&journal_dir).unwrap();
