@@ -21,8 +21,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use tally_bus::local::{
-    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonLinesFile, MAX_ENTRIES,
-    MAX_REQUEST_SIZE, PutEventsRequestEntry, entry_size,
+    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal, MAX_ENTRIES, MAX_REQUEST_SIZE,
+    PutEventsRequestEntry, entry_size,
 };
 
 /// Error codes of a PutEvents result entry worth retrying.
@@ -109,7 +109,7 @@ pub async fn put_archived(
     bus: &str,
     envelopes: &[Value],
     max_attempts: u32,
-    dead_letters: &JsonLinesFile,
+    dead_letters: &JsonJournal,
 ) -> anyhow::Result<PutReport> {
     let mut report = PutReport::default();
     let entries = envelopes.iter().map(|e| entry_of(e, bus)).collect();
@@ -189,7 +189,7 @@ pub(crate) fn to_sdk(entry: &PutEventsRequestEntry) -> SdkEntry {
 }
 
 fn dead_letter(
-    file: &JsonLinesFile,
+    file: &JsonJournal,
     envelope: &Value,
     reason: &str,
     attempts: u32,
@@ -281,7 +281,7 @@ pub struct PutEventsSink {
     runtime: tokio::runtime::Runtime,
     client: Client,
     bus: String,
-    dead_letters: JsonLinesFile,
+    dead_letters: JsonJournal,
     max_attempts: u32,
     report: PutReport,
 }
@@ -292,7 +292,7 @@ impl PutEventsSink {
         runtime: tokio::runtime::Runtime,
         client: Client,
         bus: &str,
-        dead_letters: JsonLinesFile,
+        dead_letters: JsonJournal,
     ) -> Self {
         PutEventsSink {
             runtime,

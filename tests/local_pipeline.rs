@@ -55,7 +55,9 @@ fn every_consumer_receives_page_views_and_everything_is_on_disk_after_shutdown()
     );
 
     // The failed page view went to DATA/failed, whole, and nothing else did.
-    let failed = tally_failures::read_failed(&data.failed()).expect("read failed");
+    let failed = tally_failures::read_failed(&data.failed())
+        .expect("read failed")
+        .events;
     let dead_letter: Vec<_> = foreign_events()
         .into_iter()
         .filter(|(_, e)| e["detail-type"] == "PageView.Failed")

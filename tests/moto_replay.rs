@@ -13,7 +13,7 @@ use tally::aws_replay::PutEventsSink;
 use tally::local::DataDir;
 use tally::local::replay::{ReplayOptions, replay};
 use tally_archive::{Archive, ArchiveConfig};
-use tally_bus::local::{JsonLinesFile, read_dead_letters};
+use tally_bus::local::{JsonJournal, read_dead_letters};
 
 #[test]
 fn archived_events_are_put_back_in_batches_and_failures_dead_lettered() {
@@ -65,7 +65,7 @@ fn archived_events_are_put_back_in_batches_and_failures_dead_lettered() {
         .await
     });
 
-    let dead_path = dir.path().join("dead.jsonl");
+    let dead_path = dir.path().join("dead");
     let options = ReplayOptions {
         from: start.date_naive(),
         to: start.date_naive(),
@@ -80,7 +80,7 @@ fn archived_events_are_put_back_in_batches_and_failures_dead_lettered() {
         runtime,
         events.clone(),
         &bus,
-        JsonLinesFile::open(&dead_path).unwrap(),
+        JsonJournal::open(&dead_path).unwrap(),
     );
     let report = replay(&data, &options, &mut sink, &mut |_| {}, &mut |_| false).unwrap();
     assert_eq!(report.sink.delivered, 25);

@@ -15,8 +15,8 @@
 //!
 //! [`local`] is an in-process event bus built on the matcher: rules, targets,
 //! EventBridge input transformation, per-target queues with retries and
-//! dead-letter files, and the PutEvents API shape. Its only file I/O is the
-//! dead-letter file (`local::JsonLinesFile`).
+//! dead-letter journals, and the PutEvents API shape. Its only file I/O is the
+//! dead-letter journals (`local::JsonJournal`) and the overflow journals, both `tally-journal`s.
 
 pub mod local;
 mod pattern;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tally_bus::Pattern;
 use tally_bus::local::{
     BusConfig, BusError, DeadLetter, DeadLetterCondition, DeadLetterRecord, DeliveryError,
-    InputConfig, InputTransformer, JsonLinesFile, LocalBus, RetryPolicy, Rule, Target, TargetInput,
+    InputConfig, InputTransformer, JsonJournal, LocalBus, RetryPolicy, Rule, Target, TargetInput,
     read_dead_letters,
 };
 
@@ -154,7 +154,7 @@ fn retries_then_succeeds() {
         }
     };
     let dir = TempDir::new("retry-ok");
-    let dlq = Arc::new(JsonLinesFile::open(dir.0.join("dlq.jsonl")).unwrap());
+    let dlq = Arc::new(JsonJournal::open(dir.0.join("dlq")).unwrap());
     let bus = LocalBus::builder(config())
         .rule(
             Rule::new("r", pattern(r#"{"source": ["tally"]}"#)).target(
@@ -173,7 +173,7 @@ fn retries_then_succeeds() {
         (stats.delivered, stats.retried, stats.dead_lettered),
         (1, 2, 0)
     );
-    assert_eq!(read_dead_letters(dir.0.join("dlq.jsonl")).unwrap(), []);
+    assert_eq!(read_dead_letters(dir.0.join("dlq")).unwrap(), []);
 }
 
 #[test]
@@ -185,8 +185,8 @@ fn exhausted_retries_write_a_dead_letter_line() {
         Err(DeliveryError::new("connection refused"))
     };
     let dir = TempDir::new("retry-dead");
-    let path = dir.0.join("dlq.jsonl");
-    let dlq = Arc::new(JsonLinesFile::open(&path).unwrap());
+    let path = dir.0.join("dlq");
+    let dlq = Arc::new(JsonJournal::open(&path).unwrap());
     let bus = LocalBus::builder(config())
         .rule(
             Rule::new("r", pattern(r#"{"source": ["tally"]}"#)).target(
@@ -216,9 +216,9 @@ fn exhausted_retries_write_a_dead_letter_line() {
         (2, 0, 4, 2)
     );
 
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 2);
-    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let stored: Vec<Value> = tally_bus::local::read_json(&path).unwrap();
+    assert_eq!(stored.len(), 2);
+    let first = &stored[0];
     for key in [
         "reason",
         "rule",
@@ -257,14 +257,14 @@ fn permanent_failures_and_bad_input_skip_retries() {
         input_template: r#"{"kind": "<kind>"}"#.to_owned(),
     };
     let dir = TempDir::new("permanent");
-    let path = dir.0.join("dlq.jsonl");
+    let path = dir.0.join("dlq");
     let bus = LocalBus::builder(config())
         .rule(
             Rule::new("r", pattern(r#"{"source": ["tally"]}"#)).target(
                 Target::new("t", sink)
                     .input(InputConfig::transformer(&spec).unwrap())
                     .retry_policy(fast_retries(5))
-                    .dead_letter(Arc::new(JsonLinesFile::open(&path).unwrap())),
+                    .dead_letter(Arc::new(JsonJournal::open(&path).unwrap())),
             ),
         )
         .build()
@@ -446,7 +446,7 @@ fn shutdown_drains_everything_accepted() {
     let dead = |_: &TargetInput| Err(DeliveryError::new("always down"));
     let (ok, ok_rx) = channel_sink();
     let dir = TempDir::new("drain");
-    let dlq = Arc::new(JsonLinesFile::open(dir.0.join("dlq.jsonl")).unwrap());
+    let dlq = Arc::new(JsonJournal::open(dir.0.join("dlq")).unwrap());
     let bus = Arc::new(
         LocalBus::builder(config())
             .rule(
@@ -492,7 +492,7 @@ fn shutdown_drains_everything_accepted() {
     assert_eq!(ok_rx.try_iter().count(), 100);
     let dead_stats = bus.target_stats("all", "dead").unwrap();
     assert_eq!(dead_stats.dead_lettered, 100);
-    let lines = read_dead_letters(dlq.path()).unwrap();
+    let lines = read_dead_letters(dlq.dir()).unwrap();
     assert_eq!(
         lines.len() as u64,
         100 + bus.target_stats("all", "flaky").unwrap().dead_lettered
@@ -514,7 +514,7 @@ fn shutdown_within_dead_letters_what_it_cannot_deliver() {
         .with_backoff(Duration::from_secs(3600), 2.0, Duration::from_secs(3600))
         .unwrap();
     let dir = TempDir::new("grace");
-    let path = dir.0.join("dlq.jsonl");
+    let path = dir.0.join("dlq");
     let bus = LocalBus::builder(config())
         .rule(
             Rule::new("r", pattern(r#"{"source": ["tally"]}"#)).target(
@@ -523,7 +523,7 @@ fn shutdown_within_dead_letters_what_it_cannot_deliver() {
                 Target::new("t", failing)
                     .max_batch(1)
                     .retry_policy(slow_retries)
-                    .dead_letter(Arc::new(JsonLinesFile::open(&path).unwrap())),
+                    .dead_letter(Arc::new(JsonJournal::open(&path).unwrap())),
             ),
         )
         .build()
@@ -781,12 +781,12 @@ fn a_batch_answered_with_the_wrong_count_is_retried_alone() {
 fn batched_targets_are_abandoned_together() {
     let (sink, started, gate) = BatchSink::new(BatchAnswer::AllFail);
     let dir = TempDir::new("batch-grace");
-    let path = dir.0.join("dlq.jsonl");
+    let path = dir.0.join("dlq");
     let slow_retries = RetryPolicy::new(185, 86_400)
         .unwrap()
         .with_backoff(Duration::from_secs(3600), 2.0, Duration::from_secs(3600))
         .unwrap();
-    let dlq: Arc<dyn DeadLetter> = Arc::new(JsonLinesFile::open(&path).unwrap());
+    let dlq: Arc<dyn DeadLetter> = Arc::new(JsonJournal::open(&path).unwrap());
     let bus = backlog_behind_a_blocked_sink(
         &sink,
         &started,

@@ -3,16 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tally_bus::Pattern;
 use tally_bus::local::{BusConfig, DeliveryError, LocalBus, Rule, Target, TargetInput};
-
-const CHILD_DIR: &str = "TALLY_BUS_SPILL_CHILD_DIR";
+use tally_journal::kill_test;
 
 fn event(n: u64) -> Value {
     json!({"version": "0", "id": format!("id-{n}"), "detail-type": "page view", "source": "tally",
@@ -44,14 +42,14 @@ fn bus(
 #[test]
 #[ignore = "run by spilled_events_survive_sigkill_and_are_delivered_by_the_next_bus"]
 fn spill_child() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else {
+    let Some(dir) = kill_test::child_dir() else {
         return;
     };
     let stuck = |_: &TargetInput| -> Result<(), DeliveryError> {
         std::thread::sleep(Duration::from_secs(3600));
         Ok(())
     };
-    let bus = bus(std::path::Path::new(&dir), stuck);
+    let bus = bus(&dir, stuck);
     let mut out = std::io::stdout().lock();
     for n in 0..200 {
         bus.put(event(n)).unwrap();
@@ -64,31 +62,13 @@ fn spill_child() {
 #[test]
 fn spilled_events_survive_sigkill_and_are_delivered_by_the_next_bus() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "spill_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let put = lines
-        .map_while(Result::ok)
-        .filter(|l| l.contains("put:")) // the first may follow the harness's "test spill_child ... "
-        .take(200)
-        .count();
+    let child = kill_test::Child::spawn("spill_child", dir.path(), &[]).unwrap();
+    let put = child.kill_after("put:", 200);
     assert_eq!(
-        put, 200,
+        put.map(|p| p.len()).ok(),
+        Some(200),
         "the child put every event without waiting on its stuck target"
     );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);

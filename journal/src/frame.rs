@@ -17,8 +17,11 @@ pub(crate) enum Read {
     Record(Vec<u8>, u64),
     /// The end of the file, exactly.
     End,
-    /// A frame cut off, or whose checksum or length is wrong: the file's valid part ends here.
+    /// A frame cut off by the end of the file: what an append a killed process never finished
+    /// leaves (or, read beside a live writer, one still being written).
     Torn,
+    /// A frame inside the file whose checksum or length is wrong: damage, not a torn append.
+    Bad,
 }
 
 /// Reads the frame at `offset` of `file`, whose valid length is `len`.
@@ -34,31 +37,60 @@ pub(crate) fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Read> {
     let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let end = offset + (HEADER + size) as u64;
-    if size > MAX_RECORD || end > len {
+    if size > MAX_RECORD {
+        return Ok(Read::Bad);
+    }
+    if end > len {
         return Ok(Read::Torn);
     }
     let mut payload = vec![0u8; size];
     file.read_exact_at(&mut payload, offset + HEADER as u64)?;
     if crc32fast::hash(&payload) != crc {
-        return Ok(Read::Torn);
+        return Ok(Read::Bad);
     }
     Ok(Read::Record(payload, end))
 }
 
-/// Scans `file` from the start: the number of whole frames and where the valid part ends.
-pub(crate) fn scan(file: &File) -> io::Result<(u64, u64, bool)> {
+/// Where a scan of a file stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// At the end of the file.
+    End,
+    /// At a torn last frame.
+    Torn,
+    /// At a damaged frame.
+    Bad,
+}
+
+/// Scans `file` from `offset`: the number of whole frames and where they end.
+pub(crate) fn scan_from(file: &File, mut offset: u64) -> io::Result<(u64, u64, Stop)> {
     let len = file.metadata()?.len();
-    let (mut offset, mut records) = (0u64, 0u64);
+    let mut records = 0u64;
     loop {
         match read_at(file, offset, len)? {
             Read::Record(_, next) => {
                 offset = next;
                 records += 1;
             }
-            Read::End => return Ok((records, offset, false)),
-            Read::Torn => return Ok((records, offset, true)),
+            Read::End => return Ok((records, offset, Stop::End)),
+            Read::Torn => return Ok((records, offset, Stop::Torn)),
+            Read::Bad => return Ok((records, offset, Stop::Bad)),
         }
     }
+}
+
+/// How many records a damaged frame at `offset` cost, at least: itself, and the whole frames
+/// that follow it if its length field is to be believed.
+pub(crate) fn lost_at(file: &File, offset: u64) -> io::Result<u64> {
+    let len = file.metadata()?.len();
+    let mut header = [0u8; HEADER];
+    file.read_exact_at(&mut header, offset)?;
+    let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as u64;
+    let after = offset + HEADER as u64 + size;
+    if size as usize > MAX_RECORD || after > len {
+        return Ok(1);
+    }
+    Ok(1 + scan_from(file, after)?.0)
 }
 
 /// Fills in the header of `frame`: [`HEADER`] placeholder bytes followed by the payload.

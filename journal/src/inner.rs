@@ -11,7 +11,7 @@ use crate::frame::{self, HEADER, MAX_RECORD, Read};
 use crate::journal::{Opened, Record};
 use crate::ledger::Ledger;
 use crate::lock::DirLock;
-use crate::{BatchError, Durability, JournalConfig, JournalError, io_err, segment};
+use crate::{BatchError, Durability, JournalConfig, JournalError, io_err, segment, tail};
 
 /// A durable append-only log in one directory. Safe to share between threads.
 #[derive(Debug)]
@@ -64,21 +64,8 @@ impl Core {
         std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         let lock = DirLock::acquire(&dir)?;
         let mut bases: VecDeque<u64> = segment::list(&dir)?.into();
-        if bases.is_empty() {
-            segment::open(&dir, 0, true)?;
-            segment::sync_dir(&dir)?;
-            bases.push_back(0);
-        }
-        let last = *bases.back().unwrap_or(&0);
-        let file = segment::open(&dir, last, false)?;
-        let seg_path = segment::path(&dir, last);
-        let (records, valid, torn) = frame::scan(&file).map_err(io_err("read", &seg_path))?;
-        let len = file.metadata().map_err(io_err("read", &seg_path))?.len();
-        if torn {
-            file.set_len(valid).map_err(io_err("truncate", &seg_path))?;
-            file.sync_data().map_err(io_err("fsync", &seg_path))?;
-        }
-        let next = last + records;
+        let tail = tail::open(&dir, &mut bases)?;
+        let (file, last, valid, next) = (tail.file, tail.base, tail.bytes, tail.next);
         let (ledger, persisted) = Ledger::open(&dir)?;
         let first = *bases.front().unwrap_or(&0);
         let position = persisted.unwrap_or(first).clamp(first, next);
@@ -92,7 +79,8 @@ impl Core {
         let reader = Self::reader_at(&dir, &bases, position)?;
         let opened = Opened {
             pending: next - position,
-            torn_bytes: len - valid,
+            torn_bytes: tail.torn_bytes,
+            damaged: tail.damaged,
         };
         let journal = Core {
             config,
@@ -265,8 +253,10 @@ impl Core {
                     r.offset = end;
                     r.next += 1;
                 }
-                Read::End | Read::Torn if known_is_stale(&r, known, &path)? => len = None,
-                Read::End | Read::Torn => {
+                Read::End | Read::Torn | Read::Bad if known_is_stale(&r, known, &path)? => {
+                    len = None
+                }
+                Read::End | Read::Torn | Read::Bad => {
                     len = None;
                     if let Some(damage) = self.next_segment(&mut r)? {
                         if out.is_empty() {
@@ -285,8 +275,17 @@ impl Core {
     /// Acknowledges the record `seq`: once every record before it is acknowledged too, the
     /// persisted position moves past it.
     pub(crate) fn ack(&self, seq: u64) -> Result<(), JournalError> {
+        self.ack_range(seq..seq + 1)
+    }
+
+    /// Acknowledges every record of `seqs`, persisting the position once.
+    pub(crate) fn ack_range(&self, seqs: std::ops::Range<u64>) -> Result<(), JournalError> {
         let mut acks = lock(&self.acks);
-        if acks.ack(seq) {
+        let mut moved = false;
+        for seq in seqs {
+            moved |= acks.ack(seq);
+        }
+        if moved {
             self.persist(&mut acks)?;
         }
         Ok(())
@@ -404,7 +403,7 @@ impl Core {
                     reader.offset = end;
                     reader.next += 1;
                 }
-                Read::End | Read::Torn => break,
+                Read::End | Read::Torn | Read::Bad => break,
             }
         }
         Ok(reader)

@@ -23,6 +23,10 @@ pub struct Opened {
     pub pending: u64,
     /// Bytes of a torn last record cut off (its `append` never returned).
     pub torn_bytes: u64,
+    /// Records lost to a damaged frame in the last segment (at least: that frame, and the whole
+    /// frames after it), left in place and reported by [`Journal::read`] as
+    /// [`JournalError::Damaged`] too; appends go on in a new segment.
+    pub damaged: u64,
 }
 
 /// A durable append-only log in one directory. Safe to share between threads.
@@ -101,6 +105,11 @@ impl Journal {
     /// position moves past it (written at once, or by the syncer with interval durability).
     pub fn ack(&self, seq: u64) -> Result<(), JournalError> {
         self.core.ack(seq)
+    }
+
+    /// Acknowledges every record of `seqs` at once (the position is written once).
+    pub fn ack_range(&self, seqs: std::ops::Range<u64>) -> Result<(), JournalError> {
+        self.core.ack_range(seqs)
     }
 
     /// Fsyncs every segment appended to, and writes and fsyncs the position, now.

@@ -46,6 +46,13 @@ impl Ledger {
     }
 }
 
+/// The position `dir/position` holds, read without opening it for writing (`None`: missing or
+/// damaged).
+pub(crate) fn read_only(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join("position")).ok()?;
+    decode(bytes.get(..12)?.try_into().ok()?)
+}
+
 fn decode(bytes: &[u8; 12]) -> Option<u64> {
     let mut seq = [0u8; 8];
     seq.copy_from_slice(&bytes[..8]);

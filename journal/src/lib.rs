@@ -1,5 +1,6 @@
 //! One durable append-only log for Tally's local stores (the serve event log, the bus's
-//! per-target overflow).
+//! per-target overflow and dead letters, the last resort, the failed events, the archive's
+//! buffer, the replay checkpoints).
 //!
 //! A journal is a directory of segment files holding checksummed, length-prefixed records
 //! (`[len u32][crc32 u32][payload]`), numbered by a sequence that only grows; a small position
@@ -15,23 +16,31 @@
 //!   once). A segment is deleted once every record in it is acknowledged.
 //! - [`Journal::open`] cuts a torn tail (a record whose `append` never returned) and starts the
 //!   reader at the persisted position.
+//! - [`scan`] reads what is not acknowledged without the lock, for read-only commands beside a
+//!   running writer; [`import_lines`] moves a store's pre-journal line files in, once.
 
 mod acks;
 mod frame;
+mod import;
 mod inner;
 mod journal;
+pub mod kill_test;
 mod ledger;
 mod lock;
+mod scan;
 mod segment;
 mod syncer;
+mod tail;
 
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use frame::MAX_RECORD;
+pub use import::{Imported, import_lines};
 pub use journal::{Journal, Opened, Record};
 pub use lock::DirLock;
+pub use scan::{Scan, scan};
 
 /// How far each append is made durable before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

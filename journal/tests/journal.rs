@@ -3,14 +3,22 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use tally_journal::{Durability, Journal, JournalConfig, JournalError};
+use tally_journal::{Durability, Journal, JournalConfig, JournalError, kill_test};
 
 fn open(dir: &Path) -> (Journal, tally_journal::Opened) {
     Journal::open(JournalConfig::new(dir, Durability::PageCache)).unwrap()
+}
+
+/// A journal in `dir` holding `payloads`, closed; the path of its first segment.
+fn written(dir: &Path, payloads: &[String]) -> std::path::PathBuf {
+    let (journal, _) = open(dir);
+    for p in payloads {
+        journal.append(p.as_bytes()).unwrap();
+    }
+    dir.join(format!("{:020}.seg", 0))
 }
 
 fn payloads(records: &[tally_journal::Record]) -> Vec<String> {
@@ -47,13 +55,8 @@ fn records_come_back_in_order_and_unacknowledged_ones_come_back_after_a_reopen()
 #[test]
 fn a_torn_last_record_is_cut_and_what_follows_is_whole() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let (journal, _) = open(dir.path());
-        for n in 0..3 {
-            journal.append(format!("view-{n}").as_bytes()).unwrap();
-        }
-    }
-    let segment = dir.path().join(format!("{:020}.seg", 0));
+    let views: Vec<String> = (0..3).map(|n| format!("view-{n}")).collect();
+    let segment = written(dir.path(), &views);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&segment)
@@ -239,23 +242,21 @@ fn a_second_process_is_refused_with_the_holders_pid() {
     }
 }
 
-const CHILD_DIR: &str = "TALLY_JOURNAL_CHILD_DIR";
-
 /// Not a test on its own: the writer `a_writer_killed_with_sigkill_loses_no_acknowledged_append`
 /// runs in a child process and kills.
 #[test]
 #[ignore = "run by a_writer_killed_with_sigkill_loses_no_acknowledged_append"]
 fn sigkill_child() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else {
+    let Some(dir) = kill_test::child_dir() else {
         return;
     };
-    let (journal, _) = open(Path::new(&dir));
+    let (journal, _) = open(&dir);
     let mut out = std::io::stdout().lock();
     for n in 0.. {
         let seq = journal
             .append(format!("view-{n}").repeat(20).as_bytes())
             .unwrap();
-        writeln!(out, "{seq}").unwrap();
+        writeln!(out, "appended {seq}").unwrap();
         out.flush().unwrap();
     }
 }
@@ -265,34 +266,9 @@ fn a_writer_killed_with_sigkill_loses_no_acknowledged_append() {
     let dir = tempfile::tempdir().unwrap();
     let mut acknowledged = 0u64;
     for round in 0..3 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "sigkill_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut last = None;
-        for _ in 0..2000 {
-            match lines.next() {
-                Some(Ok(l)) => {
-                    if let Ok(seq) = l.trim().parse::<u64>() {
-                        last = Some(seq);
-                    }
-                }
-                _ => break,
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let last = last.unwrap_or_else(|| panic!("round {round}: the child wrote nothing"));
+        let child = kill_test::Child::spawn("sigkill_child", dir.path(), &[]).unwrap();
+        let reported = child.kill_after("appended ", 2000).unwrap();
+        let last: u64 = reported.last().unwrap().parse().unwrap();
         acknowledged = acknowledged.max(last + 1);
         let (journal, opened) = open(dir.path());
         assert!(
@@ -348,4 +324,105 @@ fn with_interval_durability_the_syncer_writes_the_position_without_an_append() {
         );
         std::thread::sleep(every);
     }
+}
+
+#[test]
+fn damage_in_the_last_segment_is_left_in_place_reported_and_appended_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let views: Vec<String> = (0..4).map(|n| format!("view-{n:02}")).collect();
+    let first = written(dir.path(), &views);
+    // Flip a payload byte of record 1 (frames of 8 + 7 bytes).
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[15 + 8] ^= 0xff;
+    std::fs::write(&first, &bytes).unwrap();
+
+    let (journal, opened) = open(dir.path());
+    assert_eq!(
+        opened.torn_bytes, 0,
+        "damage is not a torn tail: nothing cut"
+    );
+    assert_eq!(
+        opened.damaged, 3,
+        "the damaged record and the two behind it"
+    );
+    assert_eq!(std::fs::read(&first).unwrap(), bytes, "left as it was");
+    assert_eq!(
+        journal.append(b"view-after").unwrap(),
+        4,
+        "numbered after the loss"
+    );
+    let scan = tally_journal::scan(dir.path()).unwrap();
+    assert_eq!(payloads(&scan.records), ["view-00", "view-after"]);
+    assert!(
+        matches!(scan.damage[..], [JournalError::Damaged { skipped: 3, .. }]),
+        "{:?}",
+        scan.damage
+    );
+    assert_eq!(payloads(&journal.read(10).unwrap()), ["view-00"]);
+    assert!(matches!(
+        journal.read(10),
+        Err(JournalError::Damaged { skipped: 3, .. })
+    ));
+    assert_eq!(payloads(&journal.read(10).unwrap()), ["view-after"]);
+}
+
+#[test]
+fn a_scan_reads_beside_the_writer_without_its_lock_and_skips_what_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = open(dir.path());
+    for n in 0..3 {
+        journal.append(format!("view-{n}").as_bytes()).unwrap();
+    }
+    journal.ack(0).unwrap();
+    journal.sync().unwrap();
+    // A torn append in progress at the tail is not read, and not cut: the writer owns the file.
+    let segment = dir.path().join(format!("{:020}.seg", 0));
+    let before = std::fs::metadata(&segment).unwrap().len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
+    f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+    let scan = tally_journal::scan(dir.path()).unwrap();
+    assert_eq!(payloads(&scan.records), ["view-1", "view-2"]);
+    assert!(scan.damage.is_empty());
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), before + 6);
+    let missing = tally_journal::scan(&dir.path().join("none")).unwrap();
+    assert!(missing.records.is_empty() && !dir.path().join("none").exists());
+}
+
+#[test]
+fn line_files_are_imported_once_in_order_without_their_torn_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    std::fs::write(&a, "one\n\ntwo\n").unwrap();
+    std::fs::write(&b, "three\nfou").unwrap();
+    let journal_dir = dir.path().join("j");
+    let files = [a.clone(), b.clone(), dir.path().join("missing.jsonl")];
+    let imported = tally_journal::import_lines(&journal_dir, &files).unwrap();
+    assert_eq!(
+        imported,
+        tally_journal::Imported {
+            records: 3,
+            files: 2,
+            torn_bytes: 3
+        }
+    );
+    assert!(!a.exists() && !b.exists() && !journal_dir.join(".import").exists());
+    let (journal, opened) = open(&journal_dir);
+    assert_eq!(opened.pending, 3);
+    assert_eq!(
+        payloads(&journal.read(10).unwrap()),
+        ["one", "two", "three"]
+    );
+    journal.append(b"four").unwrap();
+    drop(journal);
+    // A file left beside a journal with records was imported by a process killed before it
+    // removed the file: removed, not imported again.
+    std::fs::write(&a, "one\n").unwrap();
+    let again = tally_journal::import_lines(&journal_dir, std::slice::from_ref(&a)).unwrap();
+    assert_eq!((again.records, again.files), (0, 1));
+    assert!(!a.exists());
+    let scan = tally_journal::scan(&journal_dir).unwrap();
+    assert_eq!(payloads(&scan.records), ["one", "two", "three", "four"]);
 }

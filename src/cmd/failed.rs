@@ -12,8 +12,8 @@ use crate::local::DataDir;
 /// `tally failed` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum FailedCommand {
-    /// List the failed page views (`PageView.Failed` events in DATA/failed), oldest first: one
-    /// line each, `time id error cause`, or the whole events as JSON lines with --json. With
+    /// List the failed page views (`PageView.Failed` events in DATA/failed, read beside a running
+    /// `tally serve`), in the order they arrived: one line each, `time id error cause`, or the whole events as JSON lines with --json. With
     /// --aws, every failure queue of the deployed stacks instead (`queue time event_id reason`),
     /// read without taking anything away.
     List {
@@ -66,26 +66,32 @@ pub fn run(cmd: FailedCommand) -> anyhow::Result<ExitCode> {
             endpoint_url,
             ..
         } => redrive_aws(&stack_prefix, endpoint_url.as_deref()),
-        FailedCommand::List { data, json, .. } => {
-            let events = tally_failures::read_failed(&DataDir::new(data).failed())?;
-            for event in &events {
-                if json {
-                    println!("{event}");
-                } else {
-                    let field = |v: &Value| v.as_str().unwrap_or("-").replace(['\t', '\n'], " ");
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        field(&event["time"]),
-                        field(&event["id"]),
-                        field(&event["detail"]["error"]),
-                        field(&event["detail"]["cause"]),
-                    );
-                }
-            }
-            eprintln!("{} failed page view(s)", events.len());
-            Ok(ExitCode::SUCCESS)
+        FailedCommand::List { data, json, .. } => list_local(&DataDir::new(data), json),
+    }
+}
+
+/// `tally failed list`: beside a running `tally serve` too (it takes no lock).
+fn list_local(data: &DataDir, json: bool) -> anyhow::Result<ExitCode> {
+    let stored = tally_failures::read_failed(&data.failed())?;
+    for damage in &stored.damage {
+        eprintln!("lost to damage: {damage}");
+    }
+    for event in &stored.events {
+        if json {
+            println!("{event}");
+        } else {
+            let field = |v: &Value| v.as_str().unwrap_or("-").replace(['\t', '\n'], " ");
+            println!(
+                "{}\t{}\t{}\t{}",
+                field(&event["time"]),
+                field(&event["id"]),
+                field(&event["detail"]["error"]),
+                field(&event["detail"]["cause"]),
+            );
         }
     }
+    eprintln!("{} failed page view(s)", stored.events.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `tally failed list --aws`.

@@ -155,10 +155,8 @@ fn run_aws(args: &ReplayArgs, data: &DataDir, options: &ReplayOptions) -> anyhow
         );
         return Ok(ExitCode::SUCCESS);
     }
-    std::fs::create_dir_all(data.dead_letters())
-        .with_context(|| format!("cannot create {}", data.dead_letters().display()))?;
-    let path = data.dead_letters().join("replay-put-events.jsonl");
-    let dead_letters = tally_bus::local::JsonLinesFile::open(&path)
+    let path = data.dead_letters().join("replay-put-events");
+    let dead_letters = tally_bus::local::JsonJournal::open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let mut sink = PutEventsSink::new(runtime, client, &bus, dead_letters);
     let report = replay(data, options, &mut sink, &mut |_| {}, &mut |_| false)?;

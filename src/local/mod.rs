@@ -1,5 +1,6 @@
 //! Local mode: the pieces that join the workspace's libraries into one pipeline on one machine.
 
+mod checkpoint;
 pub mod import;
 mod pipeline;
 mod put_events;

@@ -49,15 +49,16 @@ impl DataDir {
         self.root.join("counters.redb")
     }
 
-    /// One JSON-lines file per bus rule, for events its target could not take.
+    /// One dead-letter journal per bus rule (`DATA/dead-letters/RULE/`), for events its target
+    /// could not take, and those of the serve feed, the last resort and `tally replay --aws`.
     pub fn dead_letters(&self) -> PathBuf {
         self.root.join("dead-letters")
     }
 
-    /// The enrichment's last resort (`DATA/dead-letters/last-resort.jsonl`, a [`LocalQueue`]):
+    /// The enrichment's last resort (`DATA/dead-letters/last-resort/`, a [`LocalQueue`]):
     /// page views whose dead letter the bus refused too, with the failure and the input.
     pub fn last_resort(&self) -> PathBuf {
-        self.dead_letters().join("last-resort.jsonl")
+        self.dead_letters().join("last-resort")
     }
 
     /// The journals: `serve-feed/` (every page view `tally serve` answered, until every consumer
@@ -93,7 +94,7 @@ impl DataDir {
         Ok(lock)
     }
 
-    /// The `PageView.Failed` events, one JSON-lines file per UTC day (`tally failed list`).
+    /// The `PageView.Failed` events, a `tally-journal` (`tally failed list`).
     pub fn failed(&self) -> PathBuf {
         self.root.join("failed")
     }
@@ -164,7 +165,16 @@ impl LocalConsumers {
         if failed.torn_bytes > 0 {
             tracing::warn!(
                 bytes = failed.torn_bytes,
-                "failures: cut off a torn last line (never acknowledged)"
+                "failures: cut off a torn last record (never acknowledged)"
+            );
+        }
+        if failed.lost > 0 {
+            tracing::error!(records = failed.lost, dir = %data.failed().display(), "failures: records lost to damage");
+        }
+        if failed.imported > 0 {
+            tracing::info!(
+                events = failed.imported,
+                "failures: moved the day files of an older tally into the journal"
             );
         }
         let generated: Vec<Arc<dyn LocalConsumer>> = vec![
@@ -214,7 +224,7 @@ impl LocalConsumers {
             let name = consumer.declaration().name;
             consumer
                 .flush()
-                .map_err(|e| anyhow::anyhow!("cannot flush consumer {name}: {e}"))?;
+                .with_context(|| format!("cannot flush consumer {name}"))?;
         }
         Ok(())
     }
@@ -284,9 +294,7 @@ impl LocalPipeline {
             }
         }
         let bus = Arc::new(builder.build()?);
-        let path = data.last_resort();
-        let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &data.last_resort())?;
         purge_counters(&consumers.counters);
         let (stop, stopped) = mpsc::channel::<()>();
         let (archive, counters) = (

@@ -4,7 +4,7 @@
 //! partition by hour partition (each partition's events sorted by `occurred_at`, then envelope
 //! id), the events of those days are delivered to a [`ReplaySink`], the sink makes them durable
 //! ([`ReplaySink::commit`]), and only then are the partition's objects recorded in the checkpoint
-//! file (`DATA/replay/NAME.checkpoint`, one object key a line, fsynced). An interrupted replay run
+//! ([`Checkpoint`], `DATA/replay/NAME/`, one object key a record, fsynced). An interrupted replay run
 //! again with the same name skips the objects recorded, so no object is skipped and none is
 //! delivered twice; an object that arrives later in a partition already replayed is delivered on
 //! the next run. If the process dies between delivering a partition and recording it, that
@@ -15,10 +15,6 @@
 //! EventBridge adds to the events an archive replays: the archive's rule excludes them, so a
 //! replay through the bus is not archived a second time.
 
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -30,9 +26,10 @@ use tally_archive::{
     ArchiveConfig, ArchiveObject, event_time, objects_for_days, read_in_event_order,
 };
 use tally_bus::Pattern;
-use tally_bus::local::{DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonLinesFile};
+use tally_bus::local::{DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal};
 use tally_counters::{Applied, CountedView, LocalCounters};
 
+pub use super::checkpoint::Checkpoint;
 use super::{BUS_NAME, DataDir, LocalConsumers, LocalPipeline};
 
 /// Events applied to the counters per write transaction on the direct path.
@@ -45,7 +42,7 @@ pub struct ReplayOptions {
     pub from: NaiveDate,
     /// Last UTC day of `occurred_at`, included.
     pub to: NaiveDate,
-    /// The replay's name: its checkpoint file, and the `replay-name` of its events.
+    /// The replay's name: its checkpoint, and the `replay-name` of its events.
     pub name: String,
     /// Forget the checkpoint and start over.
     pub restart: bool,
@@ -105,68 +102,6 @@ pub struct ReplayReport {
     pub seconds: f64,
     /// Events read per second.
     pub events_per_second: f64,
-}
-
-/// The checkpoint: object keys already replayed, appended and fsynced per partition.
-#[derive(Debug)]
-pub struct Checkpoint {
-    path: PathBuf,
-    done: HashSet<String>,
-    file: File,
-}
-
-impl Checkpoint {
-    /// Opens (creating) `DATA/replay/NAME.checkpoint`; with `restart`, empties it first.
-    pub fn open(data: &DataDir, name: &str, restart: bool) -> anyhow::Result<Checkpoint> {
-        let dir = data.root().join("replay");
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{name}.checkpoint"));
-        if restart && path.exists() {
-            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-        }
-        let mut done = HashSet::new();
-        if path.exists() {
-            let file =
-                File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            for line in BufReader::new(file).lines() {
-                let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-                // A torn last line (the process died writing it) names no object: ignored, so
-                // that object is replayed again.
-                if line.ends_with(".gz") {
-                    done.insert(line);
-                }
-            }
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(Checkpoint { path, done, file })
-    }
-
-    /// Whether the object with this key was replayed.
-    pub fn is_done(&self, key: &str) -> bool {
-        self.done.contains(key)
-    }
-
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn record<'a>(&mut self, keys: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
-        let mut text = String::new();
-        for key in keys {
-            text.push_str(key);
-            text.push('\n');
-            self.done.insert(key.to_owned());
-        }
-        self.file
-            .write_all(text.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .with_context(|| format!("cannot write {}", self.path.display()))
-    }
 }
 
 /// Replays `options.from..=options.to` from `data`'s archive into `sink`. `progress` is called
@@ -256,11 +191,11 @@ pub fn replay(
 /// The counters, straight from the archive: the counters' rule patterns decide which events
 /// they take (as the bus would), and events are applied in large batches, each one write
 /// transaction, durable at each commit. Events the counters refuse go to
-/// `DATA/dead-letters/counters-<rule>.jsonl` with the reason, as the bus would put them.
+/// `DATA/dead-letters/counters-<rule>/` with the reason, as the bus would put them.
 #[derive(Debug)]
 pub struct CountersSink {
     counters: LocalCounters,
-    rules: Vec<(String, Pattern, JsonLinesFile)>,
+    rules: Vec<(String, Pattern, JsonJournal)>,
 }
 
 impl CountersSink {
@@ -270,15 +205,13 @@ impl CountersSink {
             .with_context(|| format!("cannot open the counters {}", data.counters().display()))?
             .sync_each_event(false);
         let declaration = tally_counters::declaration();
-        fs::create_dir_all(data.dead_letters())
-            .with_context(|| format!("cannot create {}", data.dead_letters().display()))?;
         let mut rules = Vec::new();
         for rule in &declaration.rules {
             let name = format!("{}-{}", declaration.name, rule.name);
             let pattern = Pattern::from_value(&rule.pattern)
                 .with_context(|| format!("the counters' rule {name} has an invalid pattern"))?;
-            let path = data.dead_letters().join(format!("{name}.jsonl"));
-            let file = JsonLinesFile::open(&path)
+            let path = data.dead_letters().join(&name);
+            let file = JsonJournal::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
             rules.push((name, pattern, file));
         }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tally_bus::local::JsonLinesFile;
+use tally_bus::local::{JsonJournal, read_json};
+use tally_journal::JournalError;
 use tally_states::TaskError;
 
 /// The optimized SQS integration's resource.
@@ -39,24 +40,21 @@ pub struct QueuedMessage {
     pub body: Value,
 }
 
-/// A local SQS queue: every message sent is one line of a JSON-lines file, fsynced before the
-/// send returns (the dead-letter files' own [`JsonLinesFile`]). Only sends are modelled.
+/// A local SQS queue: every message sent is one record of a JSON journal, fsynced before the
+/// send returns (the dead-letter journals' own [`JsonJournal`]). Only sends are modelled.
 #[derive(Debug)]
 pub struct LocalQueue {
     name: String,
-    file: JsonLinesFile,
+    file: JsonJournal,
     sent: AtomicU64,
 }
 
 impl LocalQueue {
-    /// Opens (creating it and its directory) the queue `name` stored at `path`.
-    pub fn open(name: impl Into<String>, path: &Path) -> io::Result<LocalQueue> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+    /// Opens (creating it and its parents) the queue `name` stored in the journal `dir`.
+    pub fn open(name: impl Into<String>, dir: &Path) -> Result<LocalQueue, JournalError> {
         Ok(LocalQueue {
             name: name.into(),
-            file: JsonLinesFile::open(path)?,
+            file: JsonJournal::open(dir)?,
             sent: AtomicU64::new(0),
         })
     }
@@ -66,9 +64,9 @@ impl LocalQueue {
         &self.name
     }
 
-    /// The file the messages are in.
-    pub fn path(&self) -> &Path {
-        self.file.path()
+    /// The journal the messages are in.
+    pub fn dir(&self) -> &Path {
+        self.file.dir()
     }
 
     /// Runs an `sqs:sendMessage` task's parameters: `QueueUrl` must name this queue (its last
@@ -91,7 +89,7 @@ impl LocalQueue {
             body: body.clone(),
         };
         self.file.append(&message).map_err(|e| {
-            let why = format!("cannot write {}: {e}: {body}", self.path().display());
+            let why = format!("{e}: {body}");
             TaskError::new("SQS.SdkClientException", why)
         })?;
         Ok(json!({"MessageId": message.message_id}))
@@ -109,13 +107,9 @@ pub fn no_queue(url: &str, body: &Value) -> TaskError {
     TaskError::new(NO_QUEUE, format!("no local queue {url}: {body}"))
 }
 
-/// Every message of a local queue file, in the order sent.
-pub fn read_queue(path: &Path) -> io::Result<Vec<QueuedMessage>> {
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(io::Error::from))
-        .collect()
+/// Every message of a local queue, in the order sent, read without its lock.
+pub fn read_queue(dir: &Path) -> io::Result<Vec<QueuedMessage>> {
+    read_json(dir)
 }
 
 #[cfg(test)]
@@ -125,7 +119,7 @@ mod tests {
     use super::*;
 
     fn queue(dir: &Path) -> LocalQueue {
-        LocalQueue::open("tally-last-resort", &dir.join("q/last.jsonl")).unwrap()
+        LocalQueue::open("tally-last-resort", &dir.join("q/last")).unwrap()
     }
 
     #[test]
@@ -137,7 +131,7 @@ mod tests {
             "MessageBody": {"error": "E", "input": {"a": 1}}
         });
         let out = q.send(&params).unwrap();
-        let got = read_queue(q.path()).unwrap();
+        let got = read_queue(q.dir()).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].body, params["MessageBody"]);
         assert_eq!(got[0].queue, "tally-last-resort");
@@ -152,7 +146,7 @@ mod tests {
         let err = q.send(&params).unwrap_err();
         assert_eq!(err.error, NO_QUEUE);
         assert!(err.cause.contains(r#"{"input":7}"#), "{}", err.cause);
-        assert!(read_queue(q.path()).unwrap().is_empty());
+        assert!(read_queue(q.dir()).unwrap().is_empty());
         let err = q.send(&json!({"MessageBody": "x"})).unwrap_err();
         assert_eq!(err.error, REFUSED);
     }

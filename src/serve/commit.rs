@@ -150,7 +150,7 @@ mod tests {
         let config = JournalConfig::new(dir.join("journal"), Durability::PageCache);
         let (journal, _) = Journal::open(config).expect("journal");
         let journal = Arc::new(journal);
-        let dead = Arc::new(DeadLetters::open(&dir.join("dead.jsonl")).expect("dead letters"));
+        let dead = Arc::new(DeadLetters::open(&dir.join("dead")).expect("dead letters"));
         let commit = Arc::new(GroupCommit::new(Arc::clone(&journal), dead));
         (journal, commit)
     }
@@ -206,6 +206,7 @@ mod tests {
             "{{\"path\":\"/{}\"}}",
             "x".repeat(tally_journal::MAX_RECORD)
         );
+        let huge_len = huge.len();
         rt.block_on(async {
             let a = tokio::spawn({
                 let c = Arc::clone(&commit);
@@ -221,19 +222,19 @@ mod tests {
         let counts = commit.counts();
         assert_eq!((counts.appended, counts.refused), (1, 1));
         assert_eq!(journal.unread(), 1);
-        let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).expect("dead letters");
-        let line: serde_json::Value = serde_json::from_str(dead.trim()).expect("one json line");
+        let dead: Vec<serde_json::Value> =
+            tally_bus::local::read_json(dir.path().join("dead")).expect("dead letters");
+        let [line] = &dead[..] else {
+            panic!("one dead letter: {dead:?}")
+        };
         let reason = line["reason"].as_str().expect("reason");
         assert!(
             reason.contains("larger than the journal's limit"),
             "{reason}"
         );
-        assert!(
-            line["view"]["path"]
-                .as_str()
-                .expect("path")
-                .starts_with("/xxx")
-        );
+        assert_eq!(line["bytes"], huge_len, "its size");
+        let head = line["head"].as_str().expect("its head");
+        assert!(head.starts_with("{\"path\":\"/xxx"), "{}", &head[..20]);
     }
 
     #[test]

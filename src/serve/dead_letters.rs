@@ -1,39 +1,28 @@
-//! The feed's dead-letter file, `DATA/dead-letters/serve-feed.jsonl`: one JSON object per line,
-//! each with its reason, fsynced before the write returns (it is rare, and it is all that is
-//! left of a view).
+//! The feed's dead letters, `DATA/dead-letters/serve-feed/`: one JSON record each, with its
+//! reason, fsynced before the write returns (it is rare, and it is all that is left of a view),
+//! in the bus's own dead-letter journal ([`JsonJournal`]).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
 
-use anyhow::Context;
 use chrono::Utc;
 use serde_json::{Value, json};
+use tally_bus::local::JsonJournal;
 use tally_edge::EdgeView;
 
-/// Appends to the feed's dead-letter file.
+/// The most of a view's bytes a dead letter keeps (a view is a few hundred bytes).
+pub const HEAD: usize = 64 << 10;
+
+/// Appends to the feed's dead-letter journal.
 #[derive(Debug)]
 pub struct DeadLetters {
-    path: PathBuf,
-    file: Mutex<File>,
+    journal: JsonJournal,
 }
 
 impl DeadLetters {
-    /// Opens (creating it and its directory) the file at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<DeadLetters> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+    /// Opens (creating it and its parents) the journal in `dir`.
+    pub fn open(dir: &Path) -> anyhow::Result<DeadLetters> {
         Ok(DeadLetters {
-            path: path.to_owned(),
-            file: Mutex::new(file),
+            journal: JsonJournal::open(dir)?,
         })
     }
 
@@ -42,8 +31,16 @@ impl DeadLetters {
         self.write(json!({"reason": reason, "at": Utc::now(), "view": view}));
     }
 
-    /// A view already serialised (as the journal would have held it), and why.
+    /// A view already serialised (as the journal would have held it), and why. One too large
+    /// for any journal record (which only a bug could make) is kept as its size and its first
+    /// [`HEAD`] bytes.
     pub fn payload(&self, reason: &str, payload: &[u8]) {
+        if payload.len() > HEAD {
+            let head = String::from_utf8_lossy(&payload[..HEAD]);
+            let at = Utc::now();
+            self.write(json!({"reason": reason, "at": at, "bytes": payload.len(), "head": head}));
+            return;
+        }
         match serde_json::from_slice::<Value>(payload) {
             Ok(view) => self.write(json!({"reason": reason, "at": Utc::now(), "view": view})),
             Err(_) => self.raw(reason, &String::from_utf8_lossy(payload)),
@@ -61,15 +58,9 @@ impl DeadLetters {
     }
 
     fn write(&self, value: Value) {
-        let mut line = value.to_string();
-        line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = file
-            .write_all(line.as_bytes())
-            .and_then(|()| file.sync_data())
-        {
+        if let Err(e) = self.journal.append(&value) {
             // The last resort: the record on stderr, so it is not gone without a trace.
-            tracing::error!(path = %self.path.display(), error = %e, record = %line.trim_end(), "cannot write the feed's dead-letter file");
+            tracing::error!(path = %self.journal.dir().display(), error = %e, record = %value, "cannot write the feed's dead letters");
         }
     }
 }

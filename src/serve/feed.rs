@@ -10,7 +10,7 @@
 //! every view not yet acknowledged again, and the consumers, idempotent per `event_id`, absorb
 //! what had already reached them. What cannot be run (an execution that fails after the state
 //! machine's own dead-letter path, an unreadable journal record) goes to
-//! `DATA/dead-letters/serve-feed.jsonl` with the reason, and is counted.
+//! `DATA/dead-letters/serve-feed/` with the reason, and is counted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,9 +97,7 @@ impl Feed {
             Definition::load(ENRICH_ASL, &subst, &PutEventsTask::handles)
                 .context("cannot load state-machines/enrich.asl.json")?,
         );
-        let dead = Arc::new(DeadLetters::open(
-            &dead_letter_dir.join("serve-feed.jsonl"),
-        )?);
+        let dead = Arc::new(DeadLetters::open(&dead_letter_dir.join("serve-feed"))?);
         let config = JournalConfig::new(dir, Durability::Interval(JOURNAL_SYNC));
         let (journal, opened) = Journal::open(config)
             .with_context(|| format!("cannot open the serve journal {}", dir.display()))?;

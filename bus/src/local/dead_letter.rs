@@ -1,4 +1,5 @@
-//! Dead-letter destinations. The only module of the crate that does file I/O.
+//! Dead-letter destinations: the crate's file I/O, with the overflow journals (`spill.rs`), both
+//! through `tally-journal`.
 //!
 //! A record is written when a target's retry budget is spent, when the target
 //! reports a permanent failure, when the input transformation fails, or when
@@ -6,13 +7,13 @@
 //! fails, the worker logs the record to stderr and counts it
 //! (`dead_letter_failed`), so no event disappears without a trace.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tally_journal::{Durability, Journal, JournalConfig, JournalError};
 
 /// Why an event was dead-lettered (EventBridge's "exhausted retry condition",
 /// extended with the local cases).
@@ -30,7 +31,7 @@ pub enum DeadLetterCondition {
     Shutdown,
 }
 
-/// One line of a dead-letter file.
+/// One record of a dead-letter journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetterRecord {
     /// When the event was dead-lettered (RFC 3339).
@@ -64,49 +65,67 @@ pub trait DeadLetter: Send + Sync + 'static {
     fn write(&self, record: &DeadLetterRecord) -> io::Result<()>;
 }
 
-/// Appends records to a JSON Lines file, one object per line, each fsynced before
-/// [`DeadLetter::write`] returns (dead letters are rare, and all that is left of an event).
+/// A journal of JSON records (`tally-journal`, each fsynced before [`JsonJournal::append`]
+/// returns): the dead-letter files, and whatever else is all that is left of an event (the local
+/// last-resort queue, the serve feed's dead letters). Dead letters are rare, so an fsync each
+/// costs nothing that matters.
 ///
-/// Several targets may share one file: each record is written with a single
-/// `write_all` under a lock, so lines never interleave within a process.
+/// Several targets may share one: each record is one frame, appended under the journal's lock.
+/// Opening it moves in the JSON-lines file an older tally kept at `DIR.jsonl`
+/// ([`tally_journal::import_lines`]).
 #[derive(Debug)]
-pub struct JsonLinesFile {
-    path: PathBuf,
-    file: Mutex<File>,
+pub struct JsonJournal {
+    journal: Journal,
 }
 
-impl JsonLinesFile {
-    /// Opens (creating if needed) `path` for appending. The parent directory
-    /// must exist.
-    pub fn open(path: impl AsRef<Path>) -> io::Result<JsonLinesFile> {
-        let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(JsonLinesFile {
-            path,
-            file: Mutex::new(file),
-        })
+impl JsonJournal {
+    /// Opens (creating it and its parents) the journal in `dir`, locking it for this process.
+    pub fn open(dir: impl AsRef<Path>) -> Result<JsonJournal, JournalError> {
+        let dir = dir.as_ref();
+        tally_journal::import_lines(dir, &[legacy_file(dir)])?;
+        let config = JournalConfig::new(dir, Durability::EveryRecord);
+        let (journal, _) = Journal::open(config)?;
+        Ok(JsonJournal { journal })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The journal's directory.
+    pub fn dir(&self) -> &Path {
+        self.journal.dir()
     }
 
-    /// Appends `record` as one JSON line, fsynced before it returns: the dead-letter records,
-    /// and whatever else is all that is left of an event (the local last-resort queue).
-    pub fn append<T: Serialize + ?Sized>(&self, record: &T) -> io::Result<()> {
-        let mut line = serde_json::to_string(record)?;
-        line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.write_all(line.as_bytes())?;
-        file.sync_data()
+    /// Appends `record` as one JSON record, fsynced before it returns.
+    pub fn append<T: Serialize + ?Sized>(&self, record: &T) -> Result<(), JournalError> {
+        self.journal
+            .append_with(|buf| serde_json::to_writer(buf, record).map_err(io::Error::from))
+            .map(drop)
     }
 }
 
-impl DeadLetter for JsonLinesFile {
+impl DeadLetter for JsonJournal {
     fn write(&self, record: &DeadLetterRecord) -> io::Result<()> {
-        self.append(record)
+        self.append(record).map_err(io::Error::other)
     }
+}
+
+/// Where an older tally kept the JSON-lines file of the journal in `dir`: `DIR.jsonl`.
+fn legacy_file(dir: &Path) -> PathBuf {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(".jsonl");
+    PathBuf::from(name)
+}
+
+/// Every record of the JSON journal in `dir`, in the order appended, read without its lock
+/// (beside a process appending to it); none when `dir` does not exist. Damage is an error
+/// naming the records it cost.
+pub fn read_json<T: DeserializeOwned>(dir: impl AsRef<Path>) -> io::Result<Vec<T>> {
+    let scan = tally_journal::scan(dir.as_ref()).map_err(io::Error::other)?;
+    if let Some(damage) = scan.damage.into_iter().next() {
+        return Err(io::Error::other(damage));
+    }
+    scan.records
+        .iter()
+        .map(|r| serde_json::from_slice(&r.payload).map_err(io::Error::from))
+        .collect()
 }
 
 /// Writes each record as a JSON line to stderr: the default destination, so
@@ -122,16 +141,7 @@ impl DeadLetter for StderrDeadLetter {
     }
 }
 
-/// Reads every record of a JSON Lines dead-letter file.
-pub fn read_dead_letters(path: impl AsRef<Path>) -> io::Result<Vec<DeadLetterRecord>> {
-    let reader = BufReader::new(File::open(path)?);
-    let mut records = Vec::new();
-    for line in reader.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        records.push(serde_json::from_str(&line)?);
-    }
-    Ok(records)
+/// Every record of a dead-letter journal ([`read_json`]).
+pub fn read_dead_letters(dir: impl AsRef<Path>) -> io::Result<Vec<DeadLetterRecord>> {
+    read_json(dir)
 }

@@ -62,8 +62,8 @@ use serde_json::Value;
 use crate::Pattern;
 
 pub use dead_letter::{
-    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonLinesFile, StderrDeadLetter,
-    read_dead_letters,
+    DeadLetter, DeadLetterCondition, DeadLetterRecord, JsonJournal, StderrDeadLetter,
+    read_dead_letters, read_json,
 };
 pub use error::{BusError, ConfigError, DeliveryError, PutEventsError};
 pub use input::{InputConfig, InputTransformer, TargetInput};

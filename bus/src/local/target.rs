@@ -96,7 +96,7 @@ impl Target {
     }
 
     /// Sets the dead-letter destination, e.g. a
-    /// [`JsonLinesFile`](super::JsonLinesFile) (which may be shared).
+    /// [`JsonJournal`](super::JsonJournal) (which may be shared).
     pub fn dead_letter(mut self, dead_letter: Arc<dyn DeadLetter>) -> Target {
         self.dead_letter = dead_letter;
         self

@@ -26,8 +26,9 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use flate2::read::MultiGzDecoder;
 
+use crate::buffer::buffered_arrivals;
 use crate::read::{ArchiveObject, list_objects};
-use crate::writer::{BUFFER_DIR, buffered_arrivals, io_err, sync_dir, write_gzip_object};
+use crate::writer::{BUFFER_DIR, io_err, sync_dir, write_gzip_object};
 use crate::{ArchiveConfig, ArchiveError};
 
 /// Where staging directories live, under the root.

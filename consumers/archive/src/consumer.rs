@@ -4,7 +4,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tally_bus::local::{DeliveryError, TargetInput};
 use tally_consumer::compliance::Probe;
-use tally_consumer::{Declaration, LocalConsumer, Retry, RuleDeclaration, TargetKind};
+use tally_consumer::{Declaration, FlushError, LocalConsumer, Retry, RuleDeclaration, TargetKind};
 
 use crate::{Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
 
@@ -71,8 +71,8 @@ impl LocalConsumer for ArchiveConsumer {
         }
     }
 
-    fn flush(&self) -> Result<(), String> {
-        self.archive.flush().map(|_| ()).map_err(|e| e.to_string())
+    fn flush(&self) -> Result<(), FlushError> {
+        self.archive.flush().map(drop).map_err(FlushError::new)
     }
 }
 

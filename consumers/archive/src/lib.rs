@@ -9,18 +9,21 @@
 //! re-put the original event (source, detail-type, time, resources as they were), and the
 //! envelope's `id` is what makes redelivery detectable. The detail alone would lose both.
 //!
-//! **Durability.** [`Archive::append`] returns only once the record is in the buffer file
-//! (`_buffer/` under the root), so an accepted record survives the process being killed: on the
-//! next [`Archive::open`] the buffer is recovered into objects. A torn last line (the process died
-//! in the middle of writing it) was never accepted and is discarded. Objects are written to a
-//! temporary file, fsynced, then renamed into place; the buffer file is removed only after that,
-//! and an object's name is derived from its buffer file, so recovery never writes a batch twice.
-//! With `sync_every_record` the buffer is also fsynced before each `append` returns, which
-//! protects accepted records against a machine crash too, at the cost of throughput.
+//! **Durability.** [`Archive::append`] returns only once the record is in the buffer journal
+//! (`_buffer/` under the root, a `tally-journal`), so an accepted record survives the process
+//! being killed: on the next [`Archive::open`] the batches left there are written out as objects.
+//! A torn last record (the process died in the middle of writing it) was never accepted and is
+//! cut. Objects are written to a temporary file, fsynced, then renamed into place; a batch is
+//! acknowledged in the buffer only after that, and an object is named by its batch's header
+//! record, so recovery never writes a batch twice. The buffer is fsynced at most
+//! [`BUFFER_SYNC`] after an append by the journal's own thread (no append waits on the disk), so
+//! power loss takes at most that much; [`ArchiveConfig::durability`] can make it every record.
 
+mod buffer;
 mod compact;
 mod consumer;
 mod layout;
+mod legacy;
 mod read;
 mod writer;
 
@@ -28,4 +31,6 @@ pub use compact::{COMPACT_DIR, CompactOptions, CompactReport, compact_day};
 pub use consumer::ArchiveConsumer;
 pub use layout::{Layout, ObjectKey};
 pub use read::{ArchiveObject, event_time, list_objects, objects_for_days, read_in_event_order};
-pub use writer::{Appended, Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
+pub use writer::{
+    Appended, Archive, ArchiveConfig, ArchiveError, BUFFER_SYNC, Recovery, read_object,
+};

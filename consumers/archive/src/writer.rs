@@ -1,8 +1,9 @@
 //! The local archive writer: buffering, atomic objects, crash recovery.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,12 +14,17 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 
-use tally_journal::{DirLock, JournalError};
+use tally_journal::{DirLock, Durability, JournalError};
 
+use crate::buffer::{Buffer, Header};
 use crate::layout::Layout;
 
-/// Where the buffer files live, under the root.
+/// Where the buffer journal lives, under the root.
 pub(crate) const BUFFER_DIR: &str = "_buffer";
+
+/// How long an accepted record may wait in the page cache before the buffer is fsynced (the
+/// default [`ArchiveConfig::durability`]): the most power loss can take.
+pub const BUFFER_SYNC: Duration = Duration::from_secs(1);
 
 /// How the archive buffers and where it writes.
 #[derive(Debug, Clone)]
@@ -33,15 +39,17 @@ pub struct ArchiveConfig {
     /// Write an object once the oldest buffered record is this old, like `IntervalInSeconds`;
     /// checked by [`Archive::flush_due`].
     pub buffer_interval: Duration,
-    /// Fsync the buffer file before each `append` returns.
-    pub sync_every_record: bool,
+    /// How far the buffer journal makes each accepted record durable before `append` returns
+    /// (an object is always fsynced before its rename, its directory after).
+    pub durability: Durability,
     /// How many recent event ids are remembered to drop redeliveries: those of the newest
     /// objects and buffer files when the archive opens, then of every record accepted.
     pub dedupe_window: usize,
 }
 
 impl ArchiveConfig {
-    /// Local defaults: 1 MiB or 60 s, prefix `events/`, stream `tally-archive`.
+    /// Local defaults: 1 MiB or 60 s, prefix `events/`, stream `tally-archive`, the buffer
+    /// fsynced at most a second after an append ([`BUFFER_SYNC`]).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         ArchiveConfig {
             root: root.into(),
@@ -51,7 +59,7 @@ impl ArchiveConfig {
             },
             buffer_bytes: 1 << 20,
             buffer_interval: Duration::from_secs(60),
-            sync_every_record: false,
+            durability: Durability::Interval(BUFFER_SYNC),
             dedupe_window: 100_000,
         }
     }
@@ -70,6 +78,9 @@ pub enum ArchiveError {
         /// The error.
         source: io::Error,
     },
+    /// The buffer journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The record is not an EventBridge event with an `id`.
     #[error("not an event: {0}")]
     NotAnEvent(String),
@@ -105,22 +116,23 @@ pub struct Recovery {
     pub objects_written: usize,
     /// Records recovered into them.
     pub records: usize,
-    /// Buffer files whose object already existed (the process died after writing it).
+    /// Batches whose object already existed (the process died after writing it).
     pub already_written: usize,
-    /// Torn last lines discarded: records whose `append` never returned.
-    pub torn_lines: usize,
+    /// Bytes of a torn last record discarded: an `append` that never returned.
+    pub torn_bytes: u64,
+    /// Records lost to damage in the buffer (at least).
+    pub lost: u64,
 }
 
 struct Batch {
-    id: String,
-    oldest: DateTime<Utc>,
-    wal_path: PathBuf,
-    wal: File,
+    header: Header,
+    /// The buffer records of the batch, header included.
+    seqs: Range<u64>,
     bytes: Vec<u8>,
     opened: Instant,
 }
 
-struct State {
+pub(crate) struct State {
     batch: Option<Batch>,
     seen: HashSet<String>,
     order: VecDeque<String>,
@@ -132,7 +144,8 @@ pub struct Archive {
     config: ArchiveConfig,
     run: String,
     state: Mutex<State>,
-    /// The archive directory's lock: recovery must never take a live writer's buffer file.
+    buffer: Buffer,
+    /// The archive directory's lock: one writer of its objects.
     _lock: DirLock,
 }
 
@@ -149,8 +162,7 @@ impl Archive {
     /// naming the holder's pid), first writing out whatever a previous process left in the
     /// buffer.
     pub fn open(config: ArchiveConfig) -> Result<(Archive, Recovery), ArchiveError> {
-        let buffer = config.root.join(BUFFER_DIR);
-        fs::create_dir_all(&buffer).map_err(io_err("create", &buffer))?;
+        fs::create_dir_all(&config.root).map_err(io_err("create", &config.root))?;
         let lock = DirLock::acquire(&config.root).map_err(|e| match e {
             JournalError::Locked { .. } => ArchiveError::Refused(format!(
                 "the archive {}: {e}: stop that process first",
@@ -158,6 +170,7 @@ impl Archive {
             )),
             e => ArchiveError::Refused(e.to_string()),
         })?;
+        let (buffer, opened) = Buffer::open(&config.root.join(BUFFER_DIR), config.durability)?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -172,9 +185,11 @@ impl Archive {
                 order: VecDeque::new(),
                 seq: 0,
             }),
+            buffer,
             _lock: lock,
         };
-        let recovery = archive.recover()?;
+        let mut recovery = archive.recover()?;
+        recovery.torn_bytes += opened.torn_bytes;
         Ok((archive, recovery))
     }
 
@@ -184,49 +199,40 @@ impl Archive {
     }
 
     /// Accepts one event (the whole EventBridge envelope), arrived at `arrival`. When this returns
-    /// `Written`, the record is in the buffer file and will reach an object even if the process
-    /// dies now.
+    /// `Written`, the record is in the buffer journal and will reach an object even if the process
+    /// dies now (and, power lost, if the [`ArchiveConfig::durability`] had fsynced it).
     pub fn append(&self, event: &Value, arrival: DateTime<Utc>) -> Result<Appended, ArchiveError> {
         let id = match dedupe_key(event) {
             Some(id) if event.is_object() => id.to_owned(),
             _ => return Err(ArchiveError::NotAnEvent("no string \"id\"".into())),
         };
-        let mut line =
+        let line =
             serde_json::to_vec(event).map_err(|e| ArchiveError::NotAnEvent(e.to_string()))?;
-        line.push(b'\n');
 
         let mut state = self.lock();
         if state.seen.contains(&id) {
             return Ok(Appended::Duplicate);
         }
-        if state.batch.is_none() {
-            state.seq += 1;
-            let batch = self.new_batch(state.seq, arrival)?;
-            state.batch = Some(batch);
-        }
-        let sync = self.config.sync_every_record;
-        let written = state.batch.as_mut().map(|b| {
-            b.wal
-                .write_all(&line)
-                .and_then(|()| if sync { b.wal.sync_data() } else { Ok(()) })
-        });
-        if let Some(Err(source)) = written {
-            // The buffer file may now end in a torn line: write out what was accepted before it
-            // and start a new buffer on the next append.
-            let path = state
-                .batch
-                .as_ref()
-                .map(|b| b.wal_path.clone())
-                .unwrap_or_default();
-            self.flush_locked(&mut state)?;
-            return Err(ArchiveError::Io {
-                op: "append to",
-                path,
-                source,
-            });
+        match state.batch.as_mut() {
+            Some(batch) => batch.seqs.end = self.buffer.append(&line)? + 1,
+            None => {
+                state.seq += 1;
+                let header = Header {
+                    id: format!("{}{:06}", self.run, state.seq),
+                    oldest: arrival,
+                };
+                let first = self.buffer.start(&header, &line)?;
+                state.batch = Some(Batch {
+                    header,
+                    seqs: first..first + 2,
+                    bytes: Vec::new(),
+                    opened: Instant::now(),
+                });
+            }
         }
         if let Some(b) = state.batch.as_mut() {
             b.bytes.extend_from_slice(&line);
+            b.bytes.push(b'\n');
         }
         self.remember(&mut state, id);
         if state
@@ -266,7 +272,7 @@ impl Archive {
         Ok(out)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state inconsistent in a way that loses
         // accepted records (they are in the buffer file), so a poisoned lock is used as it is.
         self.state
@@ -274,7 +280,7 @@ impl Archive {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn remember(&self, state: &mut State, id: String) {
+    pub(crate) fn remember(&self, state: &mut State, id: String) {
         if state.seen.insert(id.clone()) {
             state.order.push_back(id);
         }
@@ -285,43 +291,17 @@ impl Archive {
         }
     }
 
-    fn new_batch(&self, seq: u64, arrival: DateTime<Utc>) -> Result<Batch, ArchiveError> {
-        let id = format!("{}{seq:06}", self.run);
-        let wal_path = self
-            .config
-            .root
-            .join(BUFFER_DIR)
-            .join(format!("batch-{id}-{}.ndjson", arrival.timestamp_millis()));
-        let wal = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&wal_path)
-            .map_err(io_err("create", &wal_path))?;
-        Ok(Batch {
-            id,
-            oldest: arrival,
-            wal_path,
-            wal,
-            bytes: Vec::new(),
-            opened: Instant::now(),
-        })
-    }
-
     fn flush_locked(&self, state: &mut State) -> Result<Option<PathBuf>, ArchiveError> {
         let Some(batch) = state.batch.take() else {
             return Ok(None);
         };
-        if batch.bytes.is_empty() {
-            remove(&batch.wal_path)?;
-            return Ok(None);
-        }
-        let path = self.write_object(batch.oldest, &batch.id, &batch.bytes)?;
-        remove(&batch.wal_path)?;
+        let path = self.write_object(batch.header.oldest, &batch.header.id, &batch.bytes)?;
+        self.buffer.done(batch.seqs)?;
         Ok(Some(path))
     }
 
     /// Writes one object atomically: temporary file, fsync, rename, fsync of the directory.
-    fn write_object(
+    pub(crate) fn write_object(
         &self,
         oldest: DateTime<Utc>,
         batch: &str,
@@ -335,7 +315,7 @@ impl Archive {
         Ok(path)
     }
 
-    fn object_exists(&self, oldest: DateTime<Utc>, batch: &str) -> bool {
+    pub(crate) fn object_exists(&self, oldest: DateTime<Utc>, batch: &str) -> bool {
         let key = self.config.layout.object_key(oldest, batch);
         self.config.root.join(key.key()).exists()
     }
@@ -363,31 +343,20 @@ impl Archive {
         Ok(())
     }
 
+    /// Writes out the batches a killed process left in the buffer (and the buffer files of an
+    /// older tally), remembering their ids.
     fn recover(&self) -> Result<Recovery, ArchiveError> {
         self.remember_newest_objects()?;
-        let buffer = self.config.root.join(BUFFER_DIR);
         let mut recovery = Recovery::default();
-        let mut files: Vec<PathBuf> = fs::read_dir(&buffer)
-            .map_err(io_err("read", &buffer))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        files.sort();
+        let found = self.buffer.pending()?;
+        recovery.lost = found.lost;
         let mut state = self.lock();
-        for path in files {
-            let Some((batch, oldest)) = parse_buffer_name(&path) else {
-                continue;
-            };
-            let mut bytes = Vec::new();
-            File::open(&path)
-                .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(io_err("read", &path))?;
-            // Everything after the last newline was never acknowledged.
-            let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            if complete < bytes.len() {
-                recovery.torn_lines += 1;
-                bytes.truncate(complete);
-            }
-            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        for (n, batch) in found.batches.into_iter().enumerate() {
+            for line in batch
+                .ndjson
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
                 if let Some(id) = serde_json::from_slice::<Value>(line)
                     .ok()
                     .and_then(|v| dedupe_key(&v).map(str::to_owned))
@@ -395,15 +364,22 @@ impl Archive {
                     self.remember(&mut state, id);
                 }
             }
-            if self.object_exists(oldest, &batch) {
+            // A batch whose header damage took gets a name of its own, partitioned by now.
+            let header = batch.header.unwrap_or_else(|| Header {
+                id: format!("{}r{n:05}", self.run),
+                oldest: Utc::now(),
+            });
+            if self.object_exists(header.oldest, &header.id) {
                 recovery.already_written += 1;
-            } else if !bytes.is_empty() {
-                self.write_object(oldest, &batch, &bytes)?;
+            } else if batch.records > 0 {
+                self.write_object(header.oldest, &header.id, &batch.ndjson)?;
                 recovery.objects_written += 1;
-                recovery.records += bytes.iter().filter(|b| **b == b'\n').count();
+                recovery.records += batch.records;
             }
-            remove(&path)?;
+            self.buffer.done(batch.seqs)?;
         }
+        drop(state);
+        crate::legacy::recover(self, &mut recovery)?;
         Ok(recovery)
     }
 }
@@ -418,46 +394,11 @@ impl Drop for Archive {
 /// What makes two records the same event: the page view's `detail.event_id` (the same whether
 /// the event is redelivered or its view run through the enrichment again, with a new envelope
 /// id), else the envelope's `id`.
-fn dedupe_key(event: &Value) -> Option<&str> {
+pub(crate) fn dedupe_key(event: &Value) -> Option<&str> {
     event
         .pointer("/detail/event_id")
         .and_then(Value::as_str)
         .or_else(|| event.get("id").and_then(Value::as_str))
-}
-
-/// The arrival time of the oldest record of each buffer file under `buffer`.
-pub(crate) fn buffered_arrivals(buffer: &Path) -> Result<Vec<DateTime<Utc>>, ArchiveError> {
-    let entries = match fs::read_dir(buffer) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_err("read", buffer)(e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(io_err("read", buffer))?.path();
-        if let Some((_, t)) = parse_buffer_name(&path) {
-            out.push(t);
-        }
-    }
-    Ok(out)
-}
-
-fn parse_buffer_name(path: &Path) -> Option<(String, DateTime<Utc>)> {
-    let name = path.file_name()?.to_str()?;
-    let rest = name.strip_prefix("batch-")?.strip_suffix(".ndjson")?;
-    let (batch, millis) = rest.rsplit_once('-')?;
-    Some((
-        batch.to_owned(),
-        DateTime::from_timestamp_millis(millis.parse().ok()?)?,
-    ))
-}
-
-fn remove(path: &Path) -> Result<(), ArchiveError> {
-    fs::remove_file(path).map_err(io_err("remove", path))?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
 }
 
 /// Writes `ndjson` gzipped as `dir/name`, atomically: a temp file, fsync, rename (the caller

@@ -1,21 +1,22 @@
 //! Kill the writing process mid-write, restart, and count: no accepted record is lost, torn or
 //! duplicated.
 //!
-//! The writer runs in a child process: this test binary itself, re-run with `--ignored --exact
-//! child_writer` and the archive directory in `TALLY_ARCHIVE_CHILD`. It prints `accepted ID`
-//! after each `append` returns. The parent reads those lines, kills the child (SIGKILL) at a
-//! different point each round, and starts the next round on the same directory.
+//! The writer runs in a child process (`tally_journal::kill_test`: this test binary itself, running
+//! only `child_writer`). It prints `accepted ID` after each `append` returns. The parent reads
+//! those lines, kills the child (SIGKILL) at a different point each round, and starts the next
+//! round on the same directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::path::Path;
 
 use chrono::Utc;
 use serde_json::json;
 use tally_archive::{Archive, ArchiveConfig, read_object};
+use tally_journal::kill_test;
 
-fn config(root: &str) -> ArchiveConfig {
+fn config(root: &Path) -> ArchiveConfig {
     let mut config = ArchiveConfig::new(root);
     config.buffer_bytes = 8 * 1024; // many objects, so kills land in every phase
     config
@@ -24,7 +25,9 @@ fn config(root: &str) -> ArchiveConfig {
 #[test]
 #[ignore = "runs only as the child process of killed_writers_lose_nothing"]
 fn child_writer() {
-    let root = std::env::var("TALLY_ARCHIVE_CHILD").expect("run by killed_writers_lose_nothing");
+    let Some(root) = kill_test::child_dir() else {
+        return;
+    };
     let round: usize = std::env::var("TALLY_ARCHIVE_ROUND")
         .unwrap()
         .parse()
@@ -44,41 +47,13 @@ fn child_writer() {
 #[test]
 fn killed_writers_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap().to_owned();
+    let root = tmp.path().to_owned();
     let mut accepted = BTreeSet::new();
     for (round, kill_after) in [137usize, 1021, 2, 530, 77].into_iter().enumerate() {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "child_writer",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
-            .env("TALLY_ARCHIVE_CHILD", &root)
-            .env("TALLY_ARCHIVE_ROUND", round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut seen = 0;
-        while seen < kill_after {
-            let line = lines.next().expect("child ended early").unwrap();
-            if let Some(id) = line.split_once("accepted ").map(|(_, id)| id) {
-                accepted.insert(id.to_owned());
-                seen += 1;
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        // Lines the child printed before it died were accepted too.
-        for line in lines.map_while(Result::ok) {
-            if let Some(id) = line.split_once("accepted ").map(|(_, id)| id) {
-                accepted.insert(id.to_owned());
-            }
-        }
+        let round = round.to_string();
+        let env = [("TALLY_ARCHIVE_ROUND", round.as_str())];
+        let child = kill_test::Child::spawn("child_writer", &root, &env).unwrap();
+        accepted.extend(child.kill_after("accepted ", kill_after).unwrap());
     }
 
     let (archive, recovery) = Archive::open(config(&root)).unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tally_archive::{Appended, Archive, ArchiveConfig, read_object};
+use tally_journal::{Durability, Journal, JournalConfig};
 
 fn event(i: usize) -> Value {
     json!({
@@ -14,6 +15,28 @@ fn event(i: usize) -> Value {
         "source": "tally", "account": "000000000000", "time": "2026-11-29T06:40:19Z", "region": "local",
         "resources": [], "detail": {"event_id": format!("e{i}"), "path": "/"}
     })
+}
+
+fn segment_name(base: u64) -> String {
+    format!("{base:020}.seg")
+}
+
+/// A buffer as a killed archive leaves it: one batch (`batch ID MILLIS`, then its records).
+fn dead_buffer(root: &std::path::Path, records: std::ops::Range<usize>) -> std::path::PathBuf {
+    let dir = root.join("_buffer");
+    let config = JournalConfig::new(&dir, Durability::PageCache);
+    let (journal, _) = Journal::open(config).unwrap();
+    let millis = Utc
+        .with_ymd_and_hms(2026, 11, 29, 7, 0, 0)
+        .unwrap()
+        .timestamp_millis();
+    journal
+        .append(format!("batch dead01 {millis}").as_bytes())
+        .unwrap();
+    for i in records {
+        journal.append(event(i).to_string().as_bytes()).unwrap();
+    }
+    dir.join(segment_name(0))
 }
 
 fn all_records(archive: &Archive) -> Vec<Value> {
@@ -68,8 +91,10 @@ fn an_object_is_written_when_the_buffer_is_full_under_the_firehose_layout() {
         (0..10).map(event).collect::<Vec<_>>(),
         "whole envelopes, in order"
     );
-    // Nothing is left in the buffer directory once written.
-    assert_eq!(fs::read_dir(tmp.path().join("_buffer")).unwrap().count(), 0);
+    // Nothing is left in the buffer once written.
+    drop(archive);
+    let buffer = tally_journal::scan(&tmp.path().join("_buffer")).unwrap();
+    assert!(buffer.records.is_empty(), "{:?}", buffer.records);
 }
 
 #[test]
@@ -123,7 +148,7 @@ fn a_record_that_is_not_an_event_is_refused() {
 }
 
 #[test]
-fn the_buffer_a_dead_process_left_is_recovered_without_its_torn_line() {
+fn the_buffer_files_of_an_older_tally_are_written_out_without_their_torn_line() {
     let tmp = tempfile::tempdir().unwrap();
     let buffer = tmp.path().join("_buffer");
     fs::create_dir_all(&buffer).unwrap();
@@ -148,9 +173,9 @@ fn the_buffer_a_dead_process_left_is_recovered_without_its_torn_line() {
         (
             recovery.objects_written,
             recovery.records,
-            recovery.torn_lines
+            recovery.torn_bytes
         ),
-        (1, 3, 1)
+        (1, 3, 40)
     );
     assert_eq!(all_records(&archive), (0..3).map(event).collect::<Vec<_>>());
     assert_eq!(
@@ -180,16 +205,18 @@ fn a_buffer_whose_object_was_already_written_is_not_written_twice() {
     let (archive, _) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
     let arrival = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap();
     archive.append(&event(1), arrival).unwrap();
-    // Keep a copy of the buffer file, flush, then put the copy back: as if the process died
-    // between writing the object and removing the buffer file.
-    let buffered: Vec<_> = fs::read_dir(tmp.path().join("_buffer"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    // Keep a copy of the buffer, flush, then put the copy back: as if the process died between
+    // writing the object and acknowledging its batch.
+    let buffer = tmp.path().join("_buffer");
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = ["position", &segment_name(0)]
+        .iter()
+        .map(|n| (buffer.join(n), fs::read(buffer.join(n)).unwrap_or_default()))
         .collect();
-    let saved = fs::read(&buffered[0]).unwrap();
     archive.flush().unwrap();
     drop(archive);
-    fs::write(&buffered[0], saved).unwrap();
+    for (path, bytes) in saved {
+        fs::write(path, bytes).unwrap();
+    }
 
     let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
     assert_eq!((recovery.already_written, recovery.objects_written), (1, 0));
@@ -238,5 +265,58 @@ fn a_view_run_again_after_a_restart_is_not_archived_again() {
         Appended::Written
     );
     archive.flush().unwrap();
+    assert_eq!(all_records(&archive).len(), 2);
+}
+
+#[test]
+fn a_torn_last_record_in_the_buffer_was_never_accepted_and_the_rest_is_written_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let segment = dead_buffer(tmp.path(), 0..3);
+    let mut f = fs::OpenOptions::new().append(true).open(&segment).unwrap();
+    std::io::Write::write_all(&mut f, &[99, 0, 0, 0, 1, 1, 1, 1, b'{']).unwrap();
+    let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(
+        (
+            recovery.objects_written,
+            recovery.records,
+            recovery.torn_bytes
+        ),
+        (1, 3, 9)
+    );
+    assert_eq!(all_records(&archive), (0..3).map(event).collect::<Vec<_>>());
+    let key = archive.objects().unwrap()[0].display().to_string();
+    assert!(
+        key.contains("/day=29/hour=07/"),
+        "partitioned by the header: {key}"
+    );
+    assert!(key.contains("dead01"), "named by the header: {key}");
+}
+
+#[test]
+fn a_damaged_record_in_the_buffer_costs_what_it_hit_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let segment = dead_buffer(tmp.path(), 0..4);
+    let mut bytes = fs::read(&segment).unwrap();
+    let header = 8 + "batch dead01 1795935600000".len();
+    let first = 8 + event(0).to_string().len();
+    bytes[header + first + 8 + 5] ^= 0xff; // record 1's payload
+    fs::write(&segment, bytes).unwrap();
+    let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(
+        (recovery.objects_written, recovery.records, recovery.lost),
+        (1, 1, 3),
+        "record 0 written out; 1 and the two behind it lost, and counted"
+    );
+    assert_eq!(all_records(&archive), vec![event(0)]);
+    assert_eq!(
+        archive.append(&event(2), Utc::now()).unwrap(),
+        Appended::Written
+    );
+    drop(archive);
+    let (archive, recovery) = Archive::open(ArchiveConfig::new(tmp.path())).unwrap();
+    assert_eq!(
+        recovery.lost, 0,
+        "reported once: the damage is acknowledged"
+    );
     assert_eq!(all_records(&archive).len(), 2);
 }

@@ -23,4 +23,4 @@ pub const SOURCE: &str = "tally";
 /// own replays, so this is how a rule tells a re-put replay from a live event: a consumer that
 /// rebuilds from replays matches both sources; the archive matches only [`SOURCE`].
 pub const REPLAY_SOURCE: &str = "tally.replay";
-pub use local::{LocalConsumer, local_rules};
+pub use local::{FlushError, LocalConsumer, local_rules};

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tally_bus::local::{Deliver, DeliveryError, JsonLinesFile, Rule, Target, TargetInput};
+use tally_bus::local::{Deliver, DeliveryError, JsonJournal, Rule, Target, TargetInput};
 
 use crate::{ContractError, Declaration};
 
@@ -29,13 +29,25 @@ pub trait LocalConsumer: Send + Sync + 'static {
     }
 
     /// Makes everything accepted durable (called on shutdown, after the bus has drained).
-    fn flush(&self) -> Result<(), String> {
+    fn flush(&self) -> Result<(), FlushError> {
         Ok(())
     }
 }
 
+/// What [`LocalConsumer::flush`] could not make durable: the consumer's own error, kept whole.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct FlushError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl FlushError {
+    /// The consumer's error `e`.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        FlushError(Box::new(e))
+    }
+}
+
 /// The local bus rules for `consumer`, from its declaration: one rule per declared rule, with its
-/// input processing and retry policy, a dead-letter file `{dead_letters}/{bus rule}.jsonl`, and,
+/// input processing and retry policy, a dead-letter journal `{dead_letters}/{bus rule}/`, and,
 /// with `spill`, an overflow journal `{spill}/{bus rule}/` that takes what the target's queue
 /// cannot (so a put never waits on this consumer).
 ///
@@ -48,14 +60,11 @@ pub fn local_rules(
 ) -> Result<Vec<Rule>, ContractError> {
     let declaration = consumer.declaration();
     let checked = declaration.checked()?;
-    std::fs::create_dir_all(dead_letters).map_err(|e| {
-        ContractError::Bus(format!("cannot create {}: {e}", dead_letters.display()))
-    })?;
     let mut rules = Vec::new();
     for (decl, rule) in declaration.rules.iter().zip(checked) {
-        let path = dead_letters.join(format!("{}.jsonl", rule.bus_name));
-        let dead_letter = JsonLinesFile::open(&path)
-            .map_err(|e| ContractError::Bus(format!("cannot open {}: {e}", path.display())))?;
+        let path = dead_letters.join(&rule.bus_name);
+        let dead_letter =
+            JsonJournal::open(&path).map_err(|e| ContractError::Bus(e.to_string()))?;
         let retry = rule
             .retry
             .with_backoff(Duration::from_millis(100), 2.0, Duration::from_secs(30))

@@ -9,7 +9,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde_json::{Value, json};
 use tally_bus::local::{DeliveryError, TargetInput};
 use tally_consumer::compliance::Probe;
-use tally_consumer::{Declaration, LocalConsumer};
+use tally_consumer::{Declaration, FlushError, LocalConsumer};
 
 use crate::plan::{LIVE_MINUTES, TOTAL, day_key, minute_of};
 use crate::{
@@ -401,8 +401,8 @@ impl LocalConsumer for LocalCounters {
             .collect()
     }
 
-    fn flush(&self) -> Result<(), String> {
-        self.sync().map_err(|e| e.to_string())
+    fn flush(&self) -> Result<(), FlushError> {
+        self.sync().map_err(FlushError::new)
     }
 }
 

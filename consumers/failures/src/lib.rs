@@ -6,16 +6,16 @@
 //!
 //! - in the cloud, its rule targets the `FailedEventsQueue` SQS queue (long retention, to be
 //!   inspected and redriven);
-//! - locally, [`FailedEvents`] appends each event, whole envelope, as one JSON line to
-//!   `DIR/YYYY-MM-DD.jsonl` (the UTC day of the envelope's `time`), durably (fsynced before the
-//!   delivery is acknowledged) and once per envelope `id`.
+//! - locally, [`FailedEvents`] appends each event, whole envelope, as one record of a
+//!   `tally-journal` in `DIR`, durably (fsynced before the delivery is acknowledged) and once per
+//!   envelope `id`; [`read_failed`] reads them beside a running writer.
 
 mod store;
 
 use serde_json::json;
 use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
 
-pub use store::{Appended, FailedEvents, FailuresError, Recovery, read_failed};
+pub use store::{Appended, FailedEvents, FailuresError, Recovery, Stored, read_failed};
 
 /// The consumer's name in its declaration.
 pub const NAME: &str = "failures";
