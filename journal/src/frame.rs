@@ -37,6 +37,15 @@ pub(crate) fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Read> {
     let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let end = offset + (HEADER + size) as u64;
+    if size == 0 {
+        // No record is empty (appends refuse them), and an empty payload's checksum is 0: a
+        // zero header is space a crash left zeroed, a torn tail if zeros run to the end.
+        return Ok(if zeros_to_end(file, offset, len)? {
+            Read::Torn
+        } else {
+            Read::Bad
+        });
+    }
     if size > MAX_RECORD {
         return Ok(Read::Bad);
     }
@@ -49,6 +58,20 @@ pub(crate) fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Read> {
         return Ok(Read::Bad);
     }
     Ok(Read::Record(payload, end))
+}
+
+/// Whether every byte of `file` from `offset` to `len` is zero.
+fn zeros_to_end(file: &File, mut offset: u64, len: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 << 10];
+    while offset < len {
+        let n = buf.len().min((len - offset) as usize);
+        file.read_exact_at(&mut buf[..n], offset)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        offset += n as u64;
+    }
+    Ok(true)
 }
 
 /// Where a scan of a file stopped.

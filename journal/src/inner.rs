@@ -146,9 +146,9 @@ impl Core {
             )(e)
         })?;
         let size = w.frame.len() - HEADER;
-        if size > MAX_RECORD {
+        if size == 0 || size > MAX_RECORD {
             w.frame.clear();
-            return Err(JournalError::TooLarge(size));
+            return Err(too_small_or_large(size));
         }
         frame::finish(&mut w.frame);
         if w.bytes > 0 && w.bytes + w.frame.len() as u64 > self.config.segment_bytes {
@@ -171,9 +171,9 @@ impl Core {
         let mut framed = 0;
         for (i, payload) in payloads.iter().enumerate() {
             let payload = payload.as_ref();
-            if payload.len() > MAX_RECORD {
+            if payload.is_empty() || payload.len() > MAX_RECORD {
                 self.flush(w, framed).map_err(fail(i - framed))?;
-                return Err(fail(i)(JournalError::TooLarge(payload.len())));
+                return Err(fail(i)(too_small_or_large(payload.len())));
             }
             let end = w.bytes + (w.frame.len() + HEADER + payload.len()) as u64;
             if end > self.config.segment_bytes && w.bytes + w.frame.len() as u64 > 0 {
@@ -455,4 +455,13 @@ fn write_all(file: &File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = file;
     f.write_all(bytes)
+}
+
+/// The error for a record of `size` bytes outside 1..=[`MAX_RECORD`].
+fn too_small_or_large(size: usize) -> JournalError {
+    if size == 0 {
+        JournalError::Empty
+    } else {
+        JournalError::TooLarge(size)
+    }
 }

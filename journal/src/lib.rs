@@ -14,7 +14,8 @@
 //!   [`Journal::ack`] marks one done. The persisted position moves only over a contiguous run of
 //!   acknowledged records, so after a crash everything not acknowledged is read again (at least
 //!   once). A segment is deleted once every record in it is acknowledged.
-//! - [`Journal::open`] cuts a torn tail (a record whose `append` never returned) and starts the
+//! - [`Journal::open`] cuts a torn tail (a record whose `append` never returned, or zeros a
+//!   crash left at the end: no record is empty) and starts the
 //!   reader at the persisted position.
 //! - [`scan`] reads what is not acknowledged without the lock, for read-only commands beside a
 //!   running writer; [`import_lines`] moves a store's pre-journal line files in, once.
@@ -99,6 +100,9 @@ pub enum JournalError {
         /// The holder's pid, as it wrote it.
         pid: Option<u32>,
     },
+    /// A record has no bytes: it could not be told from space a crash left zeroed.
+    #[error("a record must not be empty")]
+    Empty,
     /// A record is larger than [`MAX_RECORD`].
     #[error("a record of {0} bytes is larger than the journal's limit of {MAX_RECORD}")]
     TooLarge(usize),

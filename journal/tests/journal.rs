@@ -75,6 +75,32 @@ fn a_torn_last_record_is_cut_and_what_follows_is_whole() {
 }
 
 #[test]
+fn zeros_a_crash_left_at_the_end_are_a_torn_tail_and_empty_records_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let views: Vec<String> = (0..3).map(|n| format!("view-{n}")).collect();
+    let segment = written(dir.path(), &views);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
+    // What a file system can leave after power loss: the file longer, the new blocks zeroed.
+    f.write_all(&[0; 4096]).unwrap();
+    drop(f);
+
+    let (journal, opened) = open(dir.path());
+    assert_eq!(
+        (opened.pending, opened.torn_bytes, opened.damaged),
+        (3, 4096, 0)
+    );
+    assert!(matches!(journal.append(b""), Err(JournalError::Empty)));
+    let batch = journal.append_batch(&[&b"view-3"[..], b""]).unwrap_err();
+    assert!(matches!(batch.error, JournalError::Empty), "{batch}");
+    assert_eq!(batch.appended, 1);
+    let read = journal.read(10).unwrap();
+    assert_eq!(payloads(&read), ["view-0", "view-1", "view-2", "view-3"]);
+}
+
+#[test]
 fn segments_roll_and_are_removed_once_every_record_in_them_is_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut config =
