@@ -8,7 +8,7 @@
 mod support;
 
 use aws_sdk_sqs::Client as Sqs;
-use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use tally::aws_failed::list;
 
@@ -53,26 +53,8 @@ async fn send(sqs: &Sqs, url: &str, body: &Value) {
 
 /// A rule target's dead letter as EventBridge writes it: the event, and why in its attributes.
 async fn send_dead_letter(sqs: &Sqs, url: &str, event: &Value, rule_arn: &str, why: (&str, &str)) {
-    let attr = |v: &str| {
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(v)
-            .build()
-            .unwrap()
-    };
-    sqs.send_message()
-        .queue_url(url)
-        .message_body(event.to_string())
-        .message_attributes("RULE_ARN", attr(rule_arn))
-        .message_attributes(
-            "TARGET_ARN",
-            attr("arn:aws:firehose:us-east-1:123456789012:deliverystream/x"),
-        )
-        .message_attributes("ERROR_CODE", attr(why.0))
-        .message_attributes("ERROR_MESSAGE", attr(why.1))
-        .send()
-        .await
-        .unwrap();
+    let target = "arn:aws:firehose:us-east-1:123456789012:deliverystream/x";
+    support::send_rule_dead_letter(sqs, url, event, (rule_arn, target), why).await;
 }
 
 /// A page view as the bus delivers it.

@@ -30,7 +30,6 @@ mod support;
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::{Value, json};
 use tally_counters::Applied;
 use tally_counters::dynamo::{DynamoCounters, handle};
@@ -148,34 +147,10 @@ async fn put(events: &aws_sdk_eventbridge::Client, bus: &str, detail: &Value) {
 
 /// What EventBridge writes to a rule target's dead-letter queue when it cannot deliver.
 async fn dead_letter(sqs: &aws_sdk_sqs::Client, url: &str, bus: &str, event: &Value) {
-    let attr = |v: String| {
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(v)
-            .build()
-            .unwrap()
-    };
-    sqs.send_message()
-        .queue_url(url)
-        .message_body(event.to_string())
-        .message_attributes(
-            "RULE_ARN",
-            attr(format!(
-                "arn:aws:events:us-east-1:123456789012:rule/{bus}/counters-page-views"
-            )),
-        )
-        .message_attributes(
-            "TARGET_ARN",
-            attr("arn:aws:sqs:us-east-1:123456789012:counters".into()),
-        )
-        .message_attributes("ERROR_CODE", attr("SDK_CLIENT_ERROR".into()))
-        .message_attributes(
-            "ERROR_MESSAGE",
-            attr("the queue's policy refused the send".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let rule = format!("arn:aws:events:us-east-1:123456789012:rule/{bus}/counters-page-views");
+    let target = "arn:aws:sqs:us-east-1:123456789012:counters";
+    let why = ("SDK_CLIENT_ERROR", "the queue's policy refused the send");
+    support::send_rule_dead_letter(sqs, url, event, (&rule, target), why).await;
 }
 
 /// What the test works with.

@@ -115,3 +115,31 @@ pub async fn create_enrich_machine(sfn: &aws_sdk_sfn::Client, name: &str, bus: &
         .unwrap()
         .state_machine_arn
 }
+
+/// A rule target's dead letter as EventBridge writes it to the target's dead-letter queue: the
+/// event as the body; the rule, the target and why (error code, message) as message attributes.
+pub async fn send_rule_dead_letter(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    event: &serde_json::Value,
+    (rule_arn, target_arn): (&str, &str),
+    (code, message): (&str, &str),
+) {
+    let attr = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(event.to_string())
+        .message_attributes("RULE_ARN", attr(rule_arn))
+        .message_attributes("TARGET_ARN", attr(target_arn))
+        .message_attributes("ERROR_CODE", attr(code))
+        .message_attributes("ERROR_MESSAGE", attr(message))
+        .send()
+        .await
+        .unwrap();
+}
