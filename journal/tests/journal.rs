@@ -21,6 +21,15 @@ fn written(dir: &Path, payloads: &[String]) -> std::path::PathBuf {
     dir.join(format!("{:020}.seg", 0))
 }
 
+/// Appends `bytes` to the end of `segment`, as a crash or a writer in progress leaves them.
+fn append_raw(segment: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(segment)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
 fn payloads(records: &[tally_journal::Record]) -> Vec<String> {
     records
         .iter()
@@ -57,14 +66,10 @@ fn a_torn_last_record_is_cut_and_what_follows_is_whole() {
     let dir = tempfile::tempdir().unwrap();
     let views: Vec<String> = (0..3).map(|n| format!("view-{n}")).collect();
     let segment = written(dir.path(), &views);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap();
     // Half a frame: a header that promises 100 bytes, and 10 of them.
-    f.write_all(&100u32.to_le_bytes()).unwrap();
-    f.write_all(&[0; 14]).unwrap();
-    drop(f);
+    let mut half = 100u32.to_le_bytes().to_vec();
+    half.extend_from_slice(&[0; 14]);
+    append_raw(&segment, &half);
 
     let (journal, opened) = open(dir.path());
     assert_eq!(opened.pending, 3);
@@ -79,13 +84,8 @@ fn zeros_a_crash_left_at_the_end_are_a_torn_tail_and_empty_records_are_refused()
     let dir = tempfile::tempdir().unwrap();
     let views: Vec<String> = (0..3).map(|n| format!("view-{n}")).collect();
     let segment = written(dir.path(), &views);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap();
     // What a file system can leave after power loss: the file longer, the new blocks zeroed.
-    f.write_all(&[0; 4096]).unwrap();
-    drop(f);
+    append_raw(&segment, &[0; 4096]);
 
     let (journal, opened) = open(dir.path());
     assert_eq!(
@@ -404,11 +404,7 @@ fn a_scan_reads_beside_the_writer_without_its_lock_and_skips_what_is_acknowledge
     // A torn append in progress at the tail is not read, and not cut: the writer owns the file.
     let segment = dir.path().join(format!("{:020}.seg", 0));
     let before = std::fs::metadata(&segment).unwrap().len();
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap();
-    f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+    append_raw(&segment, &[9, 0, 0, 0, 1, 2]);
     let scan = tally_journal::scan(dir.path()).unwrap();
     assert_eq!(payloads(&scan.records), ["view-1", "view-2"]);
     assert!(scan.damage.is_empty());
