@@ -32,16 +32,15 @@ pub fn visitor_hash(
     now: DateTime<Utc>,
 ) -> String {
     let mut hasher = blake3::Hasher::new_keyed(&key(secret));
-    // Written on the stack: this runs on every counted request.
-    let mut ip = Buf::new();
-    network(client_ip, &mut ip);
-    let mut day_buf = Buf::new();
-    day(now, &mut day_buf);
+    // Formatted on the stack: this runs on every counted request.
+    let (mut ip_buf, mut day_buf) = (Stack::new(), Stack::new());
+    let ip = network(client_ip, &mut ip_buf);
+    let day = day(now, &mut day_buf);
     for part in [
         site.as_bytes(),
         ip.as_bytes(),
         user_agent.as_bytes(),
-        day_buf.as_bytes(),
+        day.as_bytes(),
     ] {
         hasher.update(&(part.len() as u64).to_le_bytes());
         hasher.update(part);
@@ -49,43 +48,37 @@ pub fn visitor_hash(
     hex(&hasher.finalize().as_bytes()[..HASH_BYTES])
 }
 
-/// A short text written on the stack; what does not fit (only a malformed client address can be
-/// that long) goes to the heap.
-struct Buf {
-    stack: [u8; 64],
+/// Room on the stack for what the hash formats: an address (at most 24 bytes, an IPv6 /64) or a
+/// day (at most 14, a year past 9999 with its sign).
+struct Stack {
+    bytes: [u8; 32],
     len: usize,
-    heap: Option<String>,
 }
 
-impl Buf {
-    fn new() -> Buf {
-        Buf {
-            stack: [0; 64],
+impl Stack {
+    fn new() -> Stack {
+        Stack {
+            bytes: [0; 32],
             len: 0,
-            heap: None,
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        match &self.heap {
-            Some(s) => s.as_bytes(),
-            None => &self.stack[..self.len],
-        }
+    /// Writes `args` and returns the text.
+    fn text(&mut self, args: std::fmt::Arguments<'_>) -> &str {
+        let fits = self.write_fmt(args).is_ok();
+        debug_assert!(fits, "{args} does not fit in the stack buffer");
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
 
-impl Write for Buf {
+impl Write for Stack {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        if let Some(heap) = &mut self.heap {
-            heap.push_str(s);
-        } else if self.len + s.len() <= self.stack.len() {
-            self.stack[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-            self.len += s.len();
-        } else {
-            let mut heap = String::from_utf8_lossy(&self.stack[..self.len]).into_owned();
-            heap.push_str(s);
-            self.heap = Some(heap);
-        }
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
         Ok(())
     }
 }
@@ -115,20 +108,13 @@ fn key(secret: &[u8]) -> [u8; 32] {
 }
 
 /// The UTC day of `now` as `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing the format).
-fn day(now: DateTime<Utc>, out: &mut impl Write) {
+fn day(now: DateTime<Utc>, buf: &mut Stack) -> &str {
     let date = now.date_naive();
-    // Writing to a `Buf` cannot fail.
     if (0..=9999).contains(&date.year()) {
-        write!(
-            out,
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            date.month(),
-            date.day()
-        )
-        .ok();
+        let (y, m, d) = (date.year(), date.month(), date.day());
+        buf.text(format_args!("{y:04}-{m:02}-{d:02}"))
     } else {
-        write!(out, "{}", now.format("%Y-%m-%d")).ok();
+        buf.text(format_args!("{}", now.format("%Y-%m-%d")))
     }
 }
 
@@ -144,19 +130,21 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// An IPv4 address as it is; an IPv6 address cut to its /64; anything else trimmed as given.
-fn network(client_ip: &str, out: &mut impl Write) {
-    // Writing to a `Buf` cannot fail.
+fn network<'a>(client_ip: &'a str, buf: &'a mut Stack) -> &'a str {
     match client_ip.trim().parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => write!(out, "{v4}").ok(),
+            Some(v4) => buf.text(format_args!("{v4}")),
             None => {
                 let s = v6.segments();
-                write!(out, "{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]).ok()
+                buf.text(format_args!(
+                    "{:x}:{:x}:{:x}:{:x}::/64",
+                    s[0], s[1], s[2], s[3]
+                ))
             }
         },
-        Ok(ip) => write!(out, "{ip}").ok(),
-        Err(_) => out.write_str(client_ip.trim()).ok(),
-    };
+        Ok(ip) => buf.text(format_args!("{ip}")),
+        Err(_) => client_ip.trim(),
+    }
 }
 
 #[cfg(test)]
@@ -255,20 +243,16 @@ mod tests {
     }
 
     fn day_text(t: DateTime<Utc>) -> String {
-        let mut s = String::new();
-        day(t, &mut s);
-        s
+        day(t, &mut Stack::new()).to_owned()
     }
 
     fn network_text(ip: &str) -> String {
-        let mut s = String::new();
-        network(ip, &mut s);
-        s
+        network(ip, &mut Stack::new()).to_owned()
     }
 
-    /// The hash is BLAKE3 keyed over the length-prefixed parts, as the module says, whatever
-    /// the length of the client address (one too long for the stack buffer included): hashes
-    /// made before stay the same.
+    /// The hash is BLAKE3 keyed over the length-prefixed parts, as the module says, for
+    /// addresses and for text that is none (hashed as given, however long): hashes made before
+    /// stay the same.
     #[test]
     fn the_documented_encoding_for_short_and_long_inputs() {
         let long = format!("{}x", "not-an-address-".repeat(6));
@@ -287,12 +271,9 @@ mod tests {
         }
         assert!(long.len() > 64);
         assert_eq!(network_text(&long), long);
-        // Text that outgrows the stack keeps what was written before it.
-        let mut buf = Buf::new();
-        for part in ["a".repeat(40), "b".repeat(40), "c".repeat(3)] {
-            buf.write_str(&part).expect("writes");
-        }
-        let expected = format!("{}{}ccc", "a".repeat(40), "b".repeat(40));
-        assert_eq!(buf.as_bytes(), expected.as_bytes());
+        // The widest addresses fit on the stack.
+        let widest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        assert_eq!(network_text(widest), "ffff:ffff:ffff:ffff::/64");
+        assert_eq!(network_text("255.255.255.255"), "255.255.255.255");
     }
 }
