@@ -4,6 +4,7 @@ pub mod aws_failed;
 pub mod aws_queues;
 pub mod aws_redrive;
 pub mod aws_replay;
+pub mod aws_status;
 pub mod cmd;
 pub mod local;
 pub mod registry;

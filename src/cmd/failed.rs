@@ -141,17 +141,22 @@ fn redrive_aws(prefix: &str, endpoint_url: Option<&str>) -> anyhow::Result<ExitC
 }
 
 /// A runtime and the SDK's configuration (default chain; `endpoint_url` instead of AWS's).
-fn sdk(
+pub(crate) fn sdk(
     endpoint_url: Option<&str>,
 ) -> anyhow::Result<(tokio::runtime::Runtime, aws_config::SdkConfig)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let config = runtime.block_on(loader.load());
+    let config = runtime.block_on(loader(endpoint_url).load());
     Ok((runtime, config))
+}
+
+/// The SDK's default configuration chain, with `endpoint_url` instead of AWS's.
+pub(crate) fn loader(endpoint_url: Option<&str>) -> aws_config::ConfigLoader {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match endpoint_url {
+        Some(url) => loader.endpoint_url(url),
+        None => loader,
+    }
 }

@@ -15,6 +15,7 @@ pub mod rules;
 pub mod schema;
 pub mod serve;
 pub mod states;
+pub mod status;
 pub mod traffic;
 
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Failed page views (PageView.Failed events) kept in the local data directory.
     #[command(subcommand)]
     Failed(failed::FailedCommand),
+    /// A deployed Tally on one screen (`--aws`): stacks, the last hour's counts, queue depths,
+    /// alarms.
+    Status(status::StatusArgs),
     /// Generate code: `tally new consumer NAME`.
     #[command(subcommand)]
     New(new::NewCommand),
@@ -87,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(cmd) => import::run(cmd),
         Command::Archive(cmd) => archive::run(cmd),
         Command::Failed(cmd) => failed::run(cmd),
+        Command::Status(args) => status::run(args),
         Command::New(cmd) => new::run(cmd),
     }
 }
