@@ -87,9 +87,11 @@ fn a_new_consumer_passes_its_tests_at_once() {
     ] {
         assert!(crate_dir.join(file).is_file(), "{file} not generated");
     }
-    let pipeline = fs::read_to_string(ws.join("src/local/pipeline.rs")).unwrap();
-    assert!(pipeline.contains("tally_demo_sink::declaration(),"));
-    assert!(pipeline.contains("tally_demo_sink::open_local(data.root())?,"));
+    let list = fs::read_to_string(ws.join("src/local/consumers.rs")).unwrap();
+    assert!(
+        list.contains("    tally_demo_sink::CONSUMER,\n];"),
+        "{list}"
+    );
 
     // The generated code and the edited files are formatted as `cargo fmt --check` wants.
     let fmt = cargo(&ws, &["fmt", "--all", "--check"]);
@@ -131,7 +133,7 @@ fn bad_names_and_taken_packages_are_refused_before_anything_is_written() {
     let ws = tmp.path().join("ws");
     copy_workspace(&ws);
     let manifest = fs::read_to_string(ws.join("Cargo.toml")).unwrap();
-    let pipeline = fs::read_to_string(ws.join("src/local/pipeline.rs")).unwrap();
+    let list = fs::read_to_string(ws.join("src/local/consumers.rs")).unwrap();
 
     let cases = [
         ("Demo", "invalid consumer name \"Demo\""),
@@ -162,7 +164,7 @@ fn bad_names_and_taken_packages_are_refused_before_anything_is_written() {
 
     assert_eq!(fs::read_to_string(ws.join("Cargo.toml")).unwrap(), manifest);
     assert_eq!(
-        fs::read_to_string(ws.join("src/local/pipeline.rs")).unwrap(),
-        pipeline
+        fs::read_to_string(ws.join("src/local/consumers.rs")).unwrap(),
+        list
     );
 }

@@ -4,9 +4,9 @@
 //! local handler and its probe, `tests/compliance.rs`) from the templates in `src/cmd/new/`, and
 //! wires the crate in: a `[workspace] members` entry, a `[workspace.dependencies]` entry and a
 //! dependency of the `tally` package in the root `Cargo.toml` (edited with `toml_edit`, so its
-//! formatting and comments stay), and one line above each marker comment of
-//! `src/local/pipeline.rs` (`declarations()` and `LocalConsumers::open`). Everything is checked
-//! before anything is written; nothing is overwritten.
+//! formatting and comments stay), and one line at the end of the one consumer list,
+//! `CONSUMERS` in `src/local/consumers.rs`. Everything is checked before anything is written;
+//! nothing is overwritten.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -32,12 +32,11 @@ pub enum NewCommand {
     },
 }
 
-/// The marker line in `src/local/pipeline.rs` above which a declaration is added.
-pub const DECLARATIONS_MARKER: &str = "// tally new consumer: declarations (keep this line)";
-/// The marker line in `src/local/pipeline.rs` above which an opened consumer is added.
-pub const OPEN_MARKER: &str = "// tally new consumer: open (keep this line)";
+/// The file of the one consumer list.
+const LIST_FILE: &str = "src/local/consumers.rs";
 
-const PIPELINE: &str = "src/local/pipeline.rs";
+/// The line that opens the list in [`LIST_FILE`]; the list ends at the next line `];`.
+pub const LIST_START: &str = "pub const CONSUMERS: &[&dyn Consumer] = &[";
 
 const TEMPLATES: [(&str, &str); 4] = [
     ("Cargo.toml", include_str!("new/Cargo.toml.tmpl")),
@@ -186,11 +185,11 @@ pub fn new_consumer(root: &Path, name: &str, dir: &Path) -> anyhow::Result<Gener
             manifest_path.display()
         )
     })?;
-    let pipeline_path = root.join(PIPELINE);
-    let pipeline = fs::read_to_string(&pipeline_path)
-        .with_context(|| format!("cannot read {}", pipeline_path.display()))?;
-    let pipeline = wire_pipeline(&pipeline, &names)
-        .with_context(|| format!("cannot add {} to {}", names.name, pipeline_path.display()))?;
+    let list_path = root.join(LIST_FILE);
+    let list = fs::read_to_string(&list_path)
+        .with_context(|| format!("cannot read {}", list_path.display()))?;
+    let list = wire_list(&list, &names)
+        .with_context(|| format!("cannot add {} to {}", names.name, list_path.display()))?;
 
     let mut written = Vec::new();
     for (file, template) in TEMPLATES {
@@ -206,12 +205,11 @@ pub fn new_consumer(root: &Path, name: &str, dir: &Path) -> anyhow::Result<Gener
     format(&written);
     fs::write(&manifest_path, manifest)
         .with_context(|| format!("cannot write {}", manifest_path.display()))?;
-    fs::write(&pipeline_path, pipeline)
-        .with_context(|| format!("cannot write {}", pipeline_path.display()))?;
+    fs::write(&list_path, list).with_context(|| format!("cannot write {}", list_path.display()))?;
     Ok(Generated {
         names,
         written,
-        edited: vec![manifest_path, pipeline_path],
+        edited: vec![manifest_path, list_path],
     })
 }
 
@@ -275,38 +273,24 @@ pub fn wire_manifest(manifest: &str, names: &Names, member: &str) -> anyhow::Res
     Ok(doc.to_string())
 }
 
-/// `src/local/pipeline.rs` with the consumer's declaration and its opening added above the two
-/// marker lines, at their indentation.
-pub fn wire_pipeline(pipeline: &str, names: &Names) -> anyhow::Result<String> {
-    if pipeline.contains(&format!("{}::", names.krate)) {
-        bail!("it uses {} already", names.krate);
+/// The consumer list's file with `{crate}::CONSUMER,` added as the list's last entry.
+pub fn wire_list(list: &str, names: &Names) -> anyhow::Result<String> {
+    if list.contains(&format!("{}::", names.krate)) {
+        bail!("it lists {} already", names.krate);
     }
-    let lines = [
-        (
-            DECLARATIONS_MARKER,
-            format!("{}::declaration(),", names.krate),
-        ),
-        (
-            OPEN_MARKER,
-            format!("{}::open_local(data.root())?,", names.krate),
-        ),
-    ];
-    let mut out = pipeline.to_owned();
-    for (marker, line) in lines {
-        let found: Vec<usize> = out.match_indices(marker).map(|(i, _)| i).collect();
-        let [at] = found[..] else {
-            bail!(
-                "expected the marker line {marker:?} once, found it {} times",
-                found.len()
-            );
-        };
-        let line_start = out[..at].rfind('\n').map_or(0, |i| i + 1);
-        let indent = out[line_start..at].to_owned();
-        if !indent.chars().all(|c| c == ' ') {
-            bail!("the marker {marker:?} must be alone on its line");
-        }
-        out.insert_str(line_start, &format!("{indent}{line}\n"));
-    }
+    let found: Vec<usize> = list.match_indices(LIST_START).map(|(i, _)| i).collect();
+    let [start] = found[..] else {
+        bail!(
+            "expected the line {LIST_START:?} once, found it {} times",
+            found.len()
+        );
+    };
+    let end = list[start..]
+        .find("\n];")
+        .map(|i| start + i + 1)
+        .with_context(|| format!("the list opened by {LIST_START:?} has no closing line `];`"))?;
+    let mut out = list.to_owned();
+    out.insert_str(end, &format!("    {}::CONSUMER,\n", names.krate));
     Ok(out)
 }
 
@@ -357,23 +341,23 @@ mod tests {
     }
 
     #[test]
-    fn the_pipeline_gains_one_line_above_each_marker() {
-        let pipeline = include_str!("../local/pipeline.rs");
+    fn the_list_gains_one_line_at_its_end() {
+        let list = include_str!("../local/consumers.rs");
         let names = Names::new("demo-sink").unwrap();
-        let wired = wire_pipeline(pipeline, &names).unwrap();
-        let added: Vec<&str> = wired.lines().filter(|l| !pipeline.contains(l)).collect();
-        assert_eq!(
-            added,
-            vec![
-                "        tally_demo_sink::declaration(),",
-                "            tally_demo_sink::open_local(data.root())?,",
-            ]
+        let wired = wire_list(list, &names).unwrap();
+        let added: Vec<&str> = wired.lines().filter(|l| !list.contains(l)).collect();
+        assert_eq!(added, vec!["    tally_demo_sink::CONSUMER,"]);
+        assert!(
+            wired.contains("    tally_demo_sink::CONSUMER,\n];"),
+            "{wired}"
         );
-        assert!(wired.contains(&format!("{}\n        {DECLARATIONS_MARKER}", added[0])));
-        assert!(wired.contains(&format!("{}\n            {OPEN_MARKER}", added[1])));
-        let again = wire_pipeline(&wired, &names).unwrap_err();
+        assert_eq!(wired.lines().count(), list.lines().count() + 1);
+        let again = wire_list(&wired, &names).unwrap_err();
         assert!(again.to_string().contains("already"), "{again}");
-        let err = wire_pipeline("fn main() {}", &names).unwrap_err();
+        let err = wire_list("fn main() {}", &names).unwrap_err();
         assert!(err.to_string().contains("found it 0 times"), "{err}");
+        let open = format!("{LIST_START}\n    a::CONSUMER,\n");
+        let err = wire_list(&open, &names).unwrap_err();
+        assert!(err.to_string().contains("no closing line"), "{err}");
     }
 }

@@ -1,13 +1,15 @@
 //! Local mode: the pieces that join the workspace's libraries into one pipeline on one machine.
 
 mod checkpoint;
+mod consumers;
 pub mod import;
 mod pipeline;
 mod put_events;
 pub mod replay;
 mod send_message;
 
-pub use pipeline::{DataDir, LocalConsumers, LocalPipeline, declarations};
+pub use consumers::{CONSUMERS, declarations};
+pub use pipeline::{DataDir, LocalConsumers, LocalPipeline};
 
 pub use put_events::{PUT_EVENTS, PutEventsTask};
 pub use send_message::{LocalQueue, QueuedMessage, SEND_MESSAGE, last_resort_queue, read_queue};

@@ -13,14 +13,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
-use tally_archive::{ArchiveConfig, ArchiveConsumer, Recovery};
+use tally_archive::{ArchiveConsumer, Recovery};
 use tally_bus::local::{LocalBus, TargetReport};
-use tally_consumer::{Declaration, LocalConsumer, local_rules};
+use tally_consumer::{LocalConsumer, Opened, local_rules};
 use tally_counters::LocalCounters;
 use tally_failures::FailedEvents;
 use tally_journal::{DirLock, JournalError};
 
-use super::{BUS_NAME, LocalQueue, bus_config, last_resort_queue};
+use super::{BUS_NAME, CONSUMERS, LocalQueue, bus_config, last_resort_queue};
 
 /// The local data directory's layout.
 #[derive(Debug, Clone)]
@@ -41,12 +41,12 @@ impl DataDir {
 
     /// The archive, laid out like its S3 bucket: `archive/events/year=…/…`.
     pub fn archive(&self) -> PathBuf {
-        self.root.join("archive")
+        self.root.join(tally_archive::LOCAL_DIR)
     }
 
     /// The counters' redb file.
     pub fn counters(&self) -> PathBuf {
-        self.root.join("counters.redb")
+        self.root.join(tally_counters::LOCAL_FILE)
     }
 
     /// One dead-letter journal per bus rule (`DATA/dead-letters/RULE/`), for events its target
@@ -96,7 +96,7 @@ impl DataDir {
 
     /// The `PageView.Failed` events, a `tally-journal` (`tally failed list`).
     pub fn failed(&self) -> PathBuf {
-        self.root.join("failed")
+        self.root.join(tally_failures::LOCAL_DIR)
     }
 
     /// The directory of a consumer `tally new consumer` generated: `consumers/NAME`.
@@ -105,91 +105,57 @@ impl DataDir {
     }
 }
 
-/// Every consumer's declaration, in the order of [`LocalConsumers::all`]: what the deploy
-/// templates generate rules from. A new consumer is added here and in [`LocalConsumers`]
-/// (`tally new consumer` adds a generated one above both marker comments).
-pub fn declarations() -> Vec<Declaration> {
-    vec![
-        ArchiveConsumer::declaration(),
-        tally_counters::declaration(),
-        tally_failures::declaration(),
-        // tally new consumer: declarations (keep this line)
-    ]
-}
-
-/// Every consumer the workspace declares, opened on one data directory.
+/// Every consumer of [`CONSUMERS`], opened on one data directory.
 #[derive(Clone)]
 pub struct LocalConsumers {
-    /// The event log.
+    /// Every consumer, in the order of [`CONSUMERS`].
+    opened: Vec<Opened>,
+    /// The event log (the ticker writes its due objects; the dashboard reads its history).
     pub archive: Arc<ArchiveConsumer>,
-    /// The real-time counters.
+    /// The real-time counters (the dashboard reads them).
     pub counters: Arc<LocalCounters>,
     /// The failed page views (`PageView.Failed`).
     pub failures: Arc<FailedEvents>,
-    /// The consumers `tally new consumer` generated, in the order of [`declarations`].
-    pub generated: Vec<Arc<dyn LocalConsumer>>,
     /// The data directory's lock, held while the consumers are open.
     _lock: Arc<DirLock>,
 }
 
 impl std::fmt::Debug for LocalConsumers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let generated: Vec<String> = self
-            .generated
-            .iter()
-            .map(|c| c.declaration().name)
-            .collect();
         f.debug_struct("LocalConsumers")
-            .field("archive", &self.archive)
-            .field("counters", &self.counters)
-            .field("failures", &self.failures)
-            .field("generated", &generated)
-            .finish()
+            .field("opened", &self.opened)
+            .finish_non_exhaustive()
     }
 }
 
+/// The consumer of type `T` among `opened`, which the local runtime needs.
+fn required<T: LocalConsumer>(opened: &[Opened], what: &str) -> anyhow::Result<Arc<T>> {
+    opened.iter().find_map(Opened::get::<T>).with_context(|| {
+        format!(
+            "the consumer list (src/local/consumers.rs) has no {what}: the local runtime needs it"
+        )
+    })
+}
+
 impl LocalConsumers {
-    /// Opens every consumer on `data`; the archive recovers what a killed process left.
+    /// Opens every consumer of [`CONSUMERS`] on `data`; each recovers what a killed process
+    /// left, and what the archive recovered is returned.
     pub fn open(data: &DataDir) -> anyhow::Result<(LocalConsumers, Recovery)> {
         let lock = data.lock()?;
-        let (archive, recovery) = ArchiveConsumer::open(ArchiveConfig::new(data.archive()))
-            .with_context(|| format!("cannot open the archive in {}", data.archive().display()))?;
-        let counters = LocalCounters::open(data.counters())
-            .with_context(|| format!("cannot open the counters {}", data.counters().display()))?;
-        let (failures, failed) = FailedEvents::open(data.failed()).with_context(|| {
-            format!(
-                "cannot open the failed events in {}",
-                data.failed().display()
-            )
-        })?;
-        if failed.torn_bytes > 0 {
-            tracing::warn!(
-                bytes = failed.torn_bytes,
-                "failures: cut off a torn last record (never acknowledged)"
-            );
-        }
-        if failed.lost > 0 {
-            tracing::error!(records = failed.lost, dir = %data.failed().display(), "failures: records lost to damage");
-        }
-        if failed.imported > 0 {
-            tracing::info!(
-                events = failed.imported,
-                "failures: moved the day files of an older tally into the journal"
-            );
-        }
-        let generated: Vec<Arc<dyn LocalConsumer>> = vec![
-            // tally new consumer: open (keep this line)
-        ];
-        Ok((
-            LocalConsumers {
-                archive: Arc::new(archive),
-                counters: Arc::new(counters),
-                failures: Arc::new(failures),
-                generated,
-                _lock: lock,
-            },
-            recovery,
-        ))
+        let opened = CONSUMERS
+            .iter()
+            .map(|c| c.open_local(data.root()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let consumers = LocalConsumers {
+            archive: required(&opened, "archive")?,
+            counters: required(&opened, "counters")?,
+            failures: required(&opened, "failed-events store")?,
+            opened,
+            _lock: lock,
+        };
+        log_failures_recovery(consumers.failures.recovery(), data);
+        let recovery = consumers.archive.recovery().clone();
+        Ok((consumers, recovery))
     }
 
     /// Opens every consumer on `data` for a bulk load (`tally replay`): the counters commit
@@ -200,15 +166,9 @@ impl LocalConsumers {
         Ok((consumers, recovery))
     }
 
-    /// Every consumer, as the bus sees them.
+    /// Every consumer, as the bus sees them, in the order of [`CONSUMERS`].
     pub fn all(&self) -> Vec<Arc<dyn LocalConsumer>> {
-        let mut all = vec![
-            Arc::clone(&self.archive) as Arc<dyn LocalConsumer>,
-            Arc::clone(&self.counters) as Arc<dyn LocalConsumer>,
-            Arc::clone(&self.failures) as Arc<dyn LocalConsumer>,
-        ];
-        all.extend(self.generated.iter().cloned());
-        all
+        self.opened.iter().map(|o| Arc::clone(o.local())).collect()
     }
 
     /// Only the consumer declared as `name`.
@@ -227,6 +187,25 @@ impl LocalConsumers {
                 .with_context(|| format!("cannot flush consumer {name}"))?;
         }
         Ok(())
+    }
+}
+
+/// Says what opening the failed-events store found: a torn tail cut off, damage, files moved in.
+fn log_failures_recovery(found: tally_failures::Recovery, data: &DataDir) {
+    if found.torn_bytes > 0 {
+        tracing::warn!(
+            bytes = found.torn_bytes,
+            "failures: cut off a torn last record (never acknowledged)"
+        );
+    }
+    if found.lost > 0 {
+        tracing::error!(records = found.lost, dir = %data.failed().display(), "failures: records lost to damage");
+    }
+    if found.imported > 0 {
+        tracing::info!(
+            events = found.imported,
+            "failures: moved the day files of an older tally into the journal"
+        );
     }
 }
 

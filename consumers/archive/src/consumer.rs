@@ -4,21 +4,57 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tally_bus::local::{DeliveryError, TargetInput};
 use tally_consumer::compliance::Probe;
-use tally_consumer::{Declaration, FlushError, LocalConsumer, Retry, RuleDeclaration, TargetKind};
+use tally_consumer::{
+    Consumer, Declaration, FlushError, LocalConsumer, OpenError, Opened, Retry, RuleDeclaration,
+    TargetKind,
+};
 
 use crate::{Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
+
+/// The archive's directory in a local data directory: `DATA/archive/`.
+pub const LOCAL_DIR: &str = "archive";
+
+/// The archive in the workspace's consumer list.
+pub const CONSUMER: &dyn Consumer = &Listed;
+
+struct Listed;
+
+impl Consumer for Listed {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn declaration(&self) -> Declaration {
+        ArchiveConsumer::declaration()
+    }
+
+    fn open_local(&self, data: &std::path::Path) -> Result<Opened, OpenError> {
+        let dir = data.join(LOCAL_DIR);
+        let (consumer, _) = ArchiveConsumer::open(ArchiveConfig::new(&dir))
+            .map_err(|e| OpenError::new(NAME, dir, e))?;
+        Ok(Opened::new(consumer))
+    }
+}
+
+/// The consumer's name.
+pub const NAME: &str = "archive";
 
 /// The archive consumer: every page view, whole envelope, into the archive.
 #[derive(Debug)]
 pub struct ArchiveConsumer {
     archive: Archive,
+    recovery: Recovery,
 }
 
 impl ArchiveConsumer {
     /// Opens the local archive (recovering what a previous process left).
     pub fn open(config: ArchiveConfig) -> Result<(Self, Recovery), ArchiveError> {
         let (archive, recovery) = Archive::open(config)?;
-        Ok((ArchiveConsumer { archive }, recovery))
+        let consumer = ArchiveConsumer {
+            archive,
+            recovery: recovery.clone(),
+        };
+        Ok((consumer, recovery))
     }
 
     /// The archive it writes.
@@ -26,12 +62,17 @@ impl ArchiveConsumer {
         &self.archive
     }
 
+    /// What opening it recovered from the buffer a previous process left.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
     /// The declaration: one rule, every page view of every model, except events an EventBridge
     /// archive replays (they carry `replay-name`; they are in the archive already), to the
     /// `ArchiveStream` Firehose stream, whole event.
     pub fn declaration() -> Declaration {
         Declaration {
-            name: "archive".into(),
+            name: NAME.into(),
             description: "the event log: every page view as gzipped NDJSON, Hive-partitioned"
                 .into(),
             rules: vec![RuleDeclaration {

@@ -28,7 +28,7 @@ mod read;
 mod writer;
 
 pub use compact::{COMPACT_DIR, CompactOptions, CompactReport, compact_day};
-pub use consumer::ArchiveConsumer;
+pub use consumer::{ArchiveConsumer, CONSUMER, LOCAL_DIR};
 pub use layout::{Layout, ObjectKey};
 pub use read::{ArchiveObject, event_time, list_objects, objects_for_days, read_in_event_order};
 pub use writer::{

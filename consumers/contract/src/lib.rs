@@ -4,13 +4,15 @@
 //! it is said once, in its [`Declaration`]: its rule patterns, its target kind in the cloud, the
 //! input each target gets (`Input`, `InputPath` or `InputTransformer`, exactly as EventBridge
 //! takes them), its retry and dead-letter policy. Its local implementation is a
-//! [`LocalConsumer`]. The local bus builds its rules from the declaration ([`local_rules`]), and so
+//! [`LocalConsumer`], opened on a data directory through its [`Consumer`], the entry the
+//! workspace's one consumer list holds. The local bus builds its rules from the declaration ([`local_rules`]), and so
 //! will the deploy templates, so no pattern is written twice.
 //!
 //! Every consumer's tests call [`compliance::check`].
 
 pub mod compliance;
 mod declaration;
+mod listed;
 mod local;
 
 pub use declaration::{ContractError, Declaration, Retry, RuleDeclaration, TargetKind};
@@ -23,4 +25,5 @@ pub const SOURCE: &str = "tally";
 /// own replays, so this is how a rule tells a re-put replay from a live event: a consumer that
 /// rebuilds from replays matches both sources; the archive matches only [`SOURCE`].
 pub const REPLAY_SOURCE: &str = "tally.replay";
+pub use listed::{Consumer, OpenError, Opened};
 pub use local::{FlushError, LocalConsumer, local_rules};

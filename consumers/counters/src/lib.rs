@@ -118,6 +118,37 @@ pub mod retention {
     }
 }
 
+/// The consumer's name.
+pub const NAME: &str = "counters";
+
+/// The counters' file in a local data directory: `DATA/counters.redb`.
+pub const LOCAL_FILE: &str = "counters.redb";
+
+/// The counters in the workspace's consumer list.
+pub const CONSUMER: &dyn tally_consumer::Consumer = &Listed;
+
+struct Listed;
+
+impl tally_consumer::Consumer for Listed {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn declaration(&self) -> Declaration {
+        declaration()
+    }
+
+    fn open_local(
+        &self,
+        data: &std::path::Path,
+    ) -> Result<tally_consumer::Opened, tally_consumer::OpenError> {
+        let path = data.join(LOCAL_FILE);
+        let counters = LocalCounters::open(&path)
+            .map_err(|e| tally_consumer::OpenError::new(NAME, path, e))?;
+        Ok(tally_consumer::Opened::new(counters))
+    }
+}
+
 /// The counters' declaration: one rule, every page view of model 1, human and bot (bots are
 /// counted in their own dimension), to the `CountersQueue` SQS queue, whole event; the
 /// `CountersFunction` Lambda reads it in batches (the pipeline template's event source mapping).
@@ -125,7 +156,7 @@ pub mod retention {
 /// already counted (within the dedupe TTL) change nothing.
 pub fn declaration() -> Declaration {
     Declaration {
-        name: "counters".into(),
+        name: NAME.into(),
         description: "real-time counters: per-day dimensions, distinct visitors and the last 30 minutes, once per event".into(),
         rules: vec![RuleDeclaration {
             name: "page-views".into(),

@@ -13,12 +13,40 @@
 mod store;
 
 use serde_json::json;
-use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
+use std::path::Path;
+
+use tally_consumer::{
+    Consumer, Declaration, OpenError, Opened, Retry, RuleDeclaration, TargetKind,
+};
 
 pub use store::{Appended, FailedEvents, FailuresError, Recovery, Stored, read_failed};
 
 /// The consumer's name in its declaration.
 pub const NAME: &str = "failures";
+
+/// The store's directory in a local data directory: `DATA/failed/`.
+pub const LOCAL_DIR: &str = "failed";
+
+/// The failed-events consumer in the workspace's consumer list.
+pub const CONSUMER: &dyn Consumer = &Listed;
+
+struct Listed;
+
+impl Consumer for Listed {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn declaration(&self) -> Declaration {
+        declaration()
+    }
+
+    fn open_local(&self, data: &Path) -> Result<Opened, OpenError> {
+        let dir = data.join(LOCAL_DIR);
+        let (failures, _) = FailedEvents::open(&dir).map_err(|e| OpenError::new(NAME, dir, e))?;
+        Ok(Opened::new(failures))
+    }
+}
 
 /// The declaration: one rule, every `PageView.Failed` event from `tally`, whole event, to the
 /// `FailedEventsQueue` SQS queue.

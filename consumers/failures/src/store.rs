@@ -68,6 +68,7 @@ pub enum Appended {
 pub struct FailedEvents {
     journal: Journal,
     ids: Mutex<HashSet<String>>,
+    recovery: Recovery,
 }
 
 impl FailedEvents {
@@ -100,7 +101,17 @@ impl FailedEvents {
             recovery.events += records.len();
         }
         let ids = Mutex::new(ids);
-        Ok((FailedEvents { journal, ids }, recovery))
+        let store = FailedEvents {
+            journal,
+            ids,
+            recovery,
+        };
+        Ok((store, recovery))
+    }
+
+    /// What opening the store found.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// The store's directory.
