@@ -17,21 +17,11 @@ async fn queue(sqs: &Sqs, name: String) -> String {
     made.queue_url.unwrap()
 }
 
-async fn arn(sqs: &Sqs, url: &str) -> String {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    attributes.attributes.unwrap()[&QueueAttributeName::QueueArn].clone()
-}
-
 /// The counters' work queue and its dead-letter queue, as the pipeline template makes them.
 async fn counters_queues(sqs: &Sqs, prefix: &str) -> (String, String) {
     let dlq = queue(sqs, format!("{prefix}-CountersDeadLetterQueue-Q")).await;
-    let policy = json!({"deadLetterTargetArn": arn(sqs, &dlq).await, "maxReceiveCount": 5});
+    let policy =
+        json!({"deadLetterTargetArn": support::queue_arn(sqs, &dlq).await, "maxReceiveCount": 5});
     let work = sqs
         .create_queue()
         .queue_name(format!("{prefix}-CountersQueue-W"))

@@ -61,17 +61,6 @@ async fn queue_with(sqs: &Sqs, name: String, messages: usize, work: Option<&str>
     url
 }
 
-async fn arn_of(sqs: &Sqs, url: &str) -> String {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    a.attributes.unwrap()[&QueueAttributeName::QueueArn].clone()
-}
-
 /// One data point of `namespace`/`name` with one dimension, `ago_s` seconds before now.
 async fn point(
     cw: &CloudWatch,
@@ -139,7 +128,7 @@ async fn stage(prefix: &str) {
     let sqs = Sqs::new(&home);
     queue_with(&sqs, format!("{prefix}-FailedEventsQueue-F"), 2, None).await;
     let dlq = queue_with(&sqs, format!("{prefix}-CountersDeadLetterQueue-D"), 0, None).await;
-    let dlq_arn = arn_of(&sqs, &dlq).await;
+    let dlq_arn = support::queue_arn(&sqs, &dlq).await;
     queue_with(&sqs, format!("{prefix}-CountersQueue-W"), 3, Some(&dlq_arn)).await;
     let (cw, cw_edge) = (CloudWatch::new(&home), CloudWatch::new(&edge));
     let function = |f| ("Function", f);

@@ -45,6 +45,18 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
+}
+
 /// Creates a rule with `pattern` on `bus` whose target is a new SQS queue named `queue`; returns
 /// the queue's URL. moto routes matching events to the queue as EventBridge would.
 pub async fn rule_to_queue(
@@ -63,16 +75,7 @@ pub async fn rule_to_queue(
         .unwrap()
         .queue_url
         .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_arn(sqs, &url).await;
     events
         .put_rule()
         .name(rule)
