@@ -37,11 +37,10 @@ case "$command" in
     *) die "the README's first command is not a cargo run: $command" ;;
 esac
 say "clone $(git -C "$clone" rev-parse --short HEAD), empty target dir $target"
-say "running: $command --timings (in $clone)"
-
 # --timings goes to cargo, before the `--` that starts the program's arguments.
 cargo_part=${command%% -- *}
 program_part=${command#"$cargo_part"}
+say "running: $cargo_part --timings$program_part (in $clone)"
 log="$WORK/first-run.log"
 start=$(date +%s)
 (

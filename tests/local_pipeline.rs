@@ -1,6 +1,6 @@
 //! The local pipeline's back half: every declared consumer on one bus over one data directory.
 
-use tally::local::{DataDir, LocalConsumers, LocalPipeline, declarations};
+use tally::local::{CONSUMERS, DataDir, LocalConsumers, LocalPipeline, declarations};
 use tally_consumer::compliance::{example_events, foreign_events};
 
 #[test]
@@ -102,8 +102,11 @@ fn declarations_name_every_consumer_once() {
     let declared: Vec<String> = declarations().into_iter().map(|d| d.name).collect();
     assert_eq!(opened, declared);
     let mut unique = declared.clone();
+    unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), declared.len());
+    assert_eq!(unique.len(), declared.len(), "{declared:?}");
+    let named: Vec<&str> = CONSUMERS.iter().map(|c| c.name()).collect();
+    assert_eq!(named, declared, "each consumer's name is its declaration's");
     for d in declarations() {
         d.validate().unwrap_or_else(|e| panic!("{}: {e}", d.name));
     }

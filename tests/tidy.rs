@@ -192,6 +192,39 @@ fn no_consumer_knows_another_consumer_or_a_producer() {
 }
 
 #[test]
+fn the_consumer_list_is_the_only_one() {
+    let sentence = invariant("No consumer is listed twice or anywhere but `CONSUMERS`");
+    let list = Path::new(ROOT).join("src/local/consumers.rs");
+    // `tally new consumer` writes the line into the list.
+    let generator = Path::new(ROOT).join("src/cmd/new.rs");
+    let mut listed = Vec::new();
+    for dir in ["src", "deploy/src", "bus/src"] {
+        for (path, code) in sources(&Path::new(ROOT).join(dir)) {
+            if path != list && path != generator && code.contains("::CONSUMER") {
+                listed.push(path);
+            }
+        }
+    }
+    assert!(
+        listed.is_empty(),
+        "{listed:?} name a consumer's CONSUMER: {sentence}"
+    );
+    let code = read(&list);
+    let entries: Vec<&str> = code
+        .lines()
+        .filter(|l| l.trim_end().ends_with("::CONSUMER,"))
+        .collect();
+    let mut unique = entries.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        entries.len(),
+        "a consumer listed twice: {sentence}"
+    );
+}
+
+#[test]
 fn the_pure_crates_do_no_io() {
     let root = Path::new(ROOT);
     assert_no_io(
