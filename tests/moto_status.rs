@@ -112,8 +112,8 @@ async fn clients() -> Clients {
     let home = support::moto_config_in(HOME).await;
     let edge = support::moto_config_in("us-east-1").await;
     Clients {
-        home: RegionClients::new(&home),
-        edge: Some(RegionClients::new(&edge)),
+        home: RegionClients::new(&home).unwrap(),
+        edge: Some(RegionClients::new(&edge).unwrap()),
         sqs: Sqs::new(&home),
     }
 }
@@ -275,6 +275,19 @@ fn assert_exit_codes(prefix: &str) {
         stdout.contains(&format!("{prefix}-CountersQueueAgeAlarm-A")),
         "{stdout}"
     );
+
+    let no_region = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["status", "--aws", "--endpoint-url"])
+        .arg(support::moto_endpoint())
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&no_region.stderr);
+    assert_eq!(no_region.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no AWS region: set AWS_REGION"), "{stderr}");
 
     let quiet = support::unique("sq");
     let out = tally_status(&quiet);

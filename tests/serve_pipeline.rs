@@ -375,3 +375,45 @@ fn beyond_loopback_the_api_token_is_generated_and_required() {
     assert_eq!(server.get("/_tally/", &[]).status, 200);
     assert!(server.stop().success());
 }
+
+/// The first value under `key` anywhere in `v`.
+fn find<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(map) => map
+            .get(key)
+            .or_else(|| map.values().find_map(|x| find(x, key))),
+        serde_json::Value::Array(items) => items.iter().find_map(|x| find(x, key)),
+        _ => None,
+    }
+}
+
+#[test]
+fn minimised_details_never_reach_the_archive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--drop", "language", "--time-precision", "minute"]);
+    let headers = [
+        ("User-Agent", CHROME_LINUX),
+        ("Accept-Language", "fr-CH, fr;q=0.9"),
+    ];
+    assert_eq!(server.get("/", &headers).status, 200);
+    assert!(server.stop().success());
+    let rows = sql(&data, "SELECT * FROM page_views");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let text = serde_json::to_string(&rows).expect("json");
+    assert!(!text.contains("fr-CH"), "{text}");
+    let at = find(&rows[0], "occurred_at")
+        .and_then(|v| v.as_str())
+        .expect("occurred_at");
+    assert!(at.ends_with(":00.000Z"), "{at} is not cut to the minute");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--drop", "town"])
+        .output()
+        .expect("tally serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"town\" is not one of city, region, timezone, language"),
+        "{stderr}"
+    );
+}

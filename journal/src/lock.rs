@@ -8,6 +8,18 @@ use rustix::fs::{FlockOperation, flock};
 
 use crate::JournalError;
 
+/// How often, and how long each time, a lock this process's pid holds is tried again.
+const SELF_HELD_RETRIES: u32 = 20;
+const SELF_HELD_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The pid written in the lock file, if it reads as one.
+fn holder(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
 /// An exclusive lock on a directory, held until dropped (or the process dies: the kernel
 /// releases it, so a killed holder never leaves a stale lock).
 #[derive(Debug)]
@@ -33,13 +45,18 @@ impl DirLock {
             .write(true)
             .open(&path)
             .map_err(io)?;
-        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-            let mut holder = String::new();
-            file.read_to_string(&mut holder).ok();
-            return Err(JournalError::Locked {
-                path,
-                pid: holder.trim().parse().ok(),
-            });
+        let mut waited = 0;
+        while flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+            let pid = holder(&mut file);
+            // Held "by this process": either a second open here (refused), or a lock this
+            // process just released whose descriptor a child of another thread still holds
+            // between its fork and exec (flock locks belong to the open file description, which
+            // a fork shares until exec closes it). The latter lasts microseconds: wait a little.
+            if pid != Some(std::process::id()) || waited == SELF_HELD_RETRIES {
+                return Err(JournalError::Locked { path, pid });
+            }
+            waited += 1;
+            std::thread::sleep(SELF_HELD_WAIT);
         }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;

@@ -448,3 +448,25 @@ fn line_files_are_imported_once_in_order_without_their_torn_last_line() {
     let scan = tally_journal::scan(&journal_dir).unwrap();
     assert_eq!(payloads(&scan.records), ["one", "two", "three", "four"]);
 }
+
+#[test]
+fn a_lock_released_here_is_not_kept_by_a_child_another_thread_starts() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::process::Command::new("true").status().ok();
+            }
+        })
+    };
+    for _ in 0..300 {
+        let (journal, _) = open(dir.path());
+        drop(journal);
+    }
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().unwrap();
+}

@@ -32,16 +32,18 @@ pub struct RegionClients {
 }
 
 impl RegionClients {
-    /// The clients of `config`'s region.
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            region: config
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "us-east-1".into()),
+    /// The clients of `config`'s region; an error when the configuration names none.
+    pub fn new(config: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no AWS region: set AWS_REGION (or a profile's region) to the home region"
+            )
+        })?;
+        Ok(Self {
+            region,
             cfn: aws_sdk_cloudformation::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-        }
+        })
     }
 }
 

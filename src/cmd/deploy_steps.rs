@@ -99,6 +99,21 @@ impl Plan<'_> {
             .unwrap_or_default()
     }
 
+    /// The edge configuration's minimisation, as the log producers' `Drop` and `TimePrecision`
+    /// parameters: every producer leaves out the same.
+    fn minimise(&self) -> [(&'static str, String); 2] {
+        let minimise = self
+            .edge_config
+            .as_ref()
+            .map(|(_, c)| c.minimise.clone())
+            .unwrap_or_default();
+        let drop: Vec<String> = minimise.drop.iter().map(ToString::to_string).collect();
+        [
+            ("Drop", drop.join(",")),
+            ("TimePrecision", minimise.time_precision.to_string()),
+        ]
+    }
+
     fn output(outputs: &BTreeMap<String, String>, key: &str) -> anyhow::Result<String> {
         outputs
             .get(key)
@@ -137,6 +152,7 @@ impl Plan<'_> {
         let arn = Self::output(&pipeline, "StateMachineArn")?;
         let topic = Self::output(&pipeline, "AlarmTopicArn")?;
         outputs.extend(pipeline);
+        let [drop, precision] = self.minimise();
         for producer in self.producers.iter().copied() {
             let Some((what, _, _)) = producer_lambda(producer) else {
                 continue;
@@ -152,6 +168,8 @@ impl Plan<'_> {
                         ("ArtifactBucket", home.bucket.clone()),
                         ("CodeKey", key),
                         ("Site", self.site()),
+                        drop.clone(),
+                        precision.clone(),
                     ],
                 )
                 .await?;

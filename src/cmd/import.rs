@@ -7,8 +7,9 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use tally_logs::{LogFormat, RealtimeFields};
+use tally_logs::{ImportConfig, LogFormat, RealtimeFields};
 
+use crate::cmd::minimise::MinimiseArgs;
 use crate::local::DataDir;
 use crate::local::import::{ImportReport, import_cloudfront_logs};
 
@@ -40,6 +41,9 @@ pub struct CloudfrontLogsArgs {
     /// The data directory `tally serve` writes (the archive is DATA/archive).
     #[arg(long, default_value = "tally-data")]
     data: PathBuf,
+    /// What every imported page view leaves out or coarsens.
+    #[command(flatten)]
+    minimise: MinimiseArgs,
 }
 
 /// CloudFront's log formats.
@@ -93,7 +97,7 @@ pub fn run(cmd: ImportCommand) -> anyhow::Result<ExitCode> {
             let report = import_cloudfront_logs(
                 &args.paths,
                 &format,
-                args.site,
+                ImportConfig::new(args.site).minimised(args.minimise.minimise()),
                 &DataDir::new(&args.data),
                 Utc::now(),
                 &mut progress,

@@ -8,6 +8,7 @@ pub mod deploy_steps;
 pub mod edge;
 pub mod failed;
 pub mod import;
+pub mod minimise;
 pub mod new;
 pub mod query;
 pub mod replay;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::cmd::minimise::MinimiseArgs;
 use crate::serve::{self, ServeConfig};
 
 /// `tally serve [SITE_DIR] [--data DIR] [--addr ADDR] [--no-pipeline] [--trust-proxy]`
@@ -60,6 +61,9 @@ pub struct ServeArgs {
     /// Open connections, at most; beyond, new connections are closed at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// What every page view leaves out or coarsens.
+    #[command(flatten)]
+    minimise: MinimiseArgs,
 }
 
 /// Runs `tally serve`.
@@ -78,6 +82,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.workers = usize::try_from(args.workers).unwrap_or(1);
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    config.minimise = args.minimise.minimise();
     serve::run(config)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -30,12 +30,14 @@ pub struct StatusArgs {
 /// holding messages, a failed stack), so a script can tell.
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let (runtime, config) = sdk(args.endpoint_url.as_deref())?;
-    let home = RegionClients::new(&config);
-    let edge = (home.region != EDGE_REGION).then(|| {
+    let home = RegionClients::new(&config)?;
+    let edge = if home.region == EDGE_REGION {
+        None
+    } else {
         let edge =
             loader(args.endpoint_url.as_deref()).region(aws_config::Region::new(EDGE_REGION));
-        RegionClients::new(&runtime.block_on(edge.load()))
-    });
+        Some(RegionClients::new(&runtime.block_on(edge.load()))?)
+    };
     let clients = Clients {
         home,
         edge,

@@ -88,12 +88,12 @@ impl ImportReport {
 pub fn import_cloudfront_logs(
     paths: &[PathBuf],
     format: &LogFormat,
-    site: Option<String>,
+    config: ImportConfig,
     data: &DataDir,
     received_at: DateTime<Utc>,
     progress: &mut dyn FnMut(&ImportReport),
 ) -> anyhow::Result<ImportReport> {
-    if let Some(site) = &site {
+    if let Some(site) = &config.site {
         anyhow::ensure!(
             tally_edge::config::is_site_host(site),
             "--site is not a lower-case host name: {site:?}"
@@ -101,7 +101,7 @@ pub fn import_cloudfront_logs(
     }
     let mut import = Import {
         validator: PageViewValidator::new().context("cannot build the page-view validator")?,
-        importer: Importer::new(ImportConfig::new(site)),
+        importer: Importer::new(config),
         sink: ArchiveSink::new(ArchiveConfig::new(data.archive()), received_at),
         report: ImportReport::default(),
         received_at,

@@ -50,6 +50,8 @@ pub struct ServeConfig {
     pub connection_timeout: Duration,
     /// Time the shutdown waits for open connections before it drains the pipeline.
     pub drain_timeout: Duration,
+    /// What every page view leaves out or coarsens (`--drop`, `--time-precision`).
+    pub minimise: tally_edge::Minimise,
 }
 
 impl ServeConfig {
@@ -74,6 +76,7 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(10),
+            minimise: tally_edge::Minimise::default(),
         }
     }
 

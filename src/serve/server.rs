@@ -85,6 +85,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let site = Site::open(&site_root)?;
     let mut edge = EdgeConfig::new(config.site.clone());
     edge.visitor_hash = true;
+    edge.minimise = config.minimise.clone();
     edge.visitor_hash_secret = Some(Secret(secret::load_or_create(
         &data.root().join("visitor-secret"),
     )?));

@@ -107,6 +107,18 @@ pub(crate) fn log_producer_parameters(code: &str) -> Map<String, Value> {
             "Type": "String",
             "Default": "",
             "Description": "the site every view names; empty: each request's host"
+        },
+        "Drop": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^((city|region|timezone|language)(,(city|region|timezone|language))*)?$",
+            "Description": "viewer details left out of every view, comma-separated (the edge configuration's minimise.drop)"
+        },
+        "TimePrecision": {
+            "Type": "String",
+            "Default": "millisecond",
+            "AllowedValues": ["millisecond", "second", "minute", "hour"],
+            "Description": "the precision of every view's time (the edge configuration's minimise.time_precision)"
         }
     });
     v.as_object().cloned().unwrap_or_default()
@@ -159,7 +171,9 @@ pub(crate) fn log_producer_lambda(spec: LambdaSpec<'_>, r: &mut Map<String, Valu
     let mut environment = json!({
         "TALLY_STATE_MACHINE_ARN": reference("StateMachineArn"),
         "TALLY_FAILURE_QUEUE_URL": reference(FAILURE_QUEUE),
-        "TALLY_SITE": reference("Site")
+        "TALLY_SITE": reference("Site"),
+        "TALLY_DROP": reference("Drop"),
+        "TALLY_TIME_PRECISION": reference("TimePrecision")
     });
     if let (Some(env), Some(extra)) = (environment.as_object_mut(), spec.environment.as_object()) {
         env.extend(extra.clone());

@@ -9,6 +9,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::minimise::Minimise;
+
 /// Shortest visitor-hash secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -90,6 +92,12 @@ pub struct EdgeConfig {
     #[serde(default)]
     pub bot_flag_headers: Vec<String>,
 
+    /// Data minimisation: viewer details left out of every page view and the precision of its
+    /// time; by default everything is kept, to the millisecond (PRIVACY.md says what that leaves
+    /// identifying).
+    #[serde(default)]
+    pub minimise: Minimise,
+
     /// Sink: ARN of the Express state machine that enriches page views.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine_arn: Option<String>,
@@ -130,6 +138,7 @@ impl EdgeConfig {
             visitor_hash: false,
             visitor_hash_secret: None,
             bot_flag_headers: Vec::new(),
+            minimise: Minimise::default(),
             state_machine_arn: None,
             region: None,
             connect_timeout_ms: DEFAULT_TIMEOUT_MS,
@@ -265,7 +274,7 @@ mod tests {
     fn schema_documents_every_field() {
         let schema = serde_json::to_value(EdgeConfig::json_schema()).expect("schema");
         let props = schema["properties"].as_object().expect("properties");
-        assert_eq!(props.len(), 11);
+        assert_eq!(props.len(), 12);
         for (name, prop) in props {
             assert!(
                 prop.get("description").is_some(),

@@ -31,6 +31,7 @@ pub mod device;
 pub mod event;
 pub mod headers;
 pub mod language;
+pub mod minimise;
 pub mod query;
 pub mod referrer;
 mod request;
@@ -45,4 +46,5 @@ pub use event::{
     CfConfig, CfRequest, CfResponse, CloudFrontEvent, CloudFrontRecord, EventError, Header,
     Headers, parse_event, parse_event_slice,
 };
+pub use minimise::{Detail, Minimise, TimePrecision};
 pub use request::{PageRequest, is_counted_status, page_view};

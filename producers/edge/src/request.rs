@@ -18,6 +18,7 @@ use crate::device::device_class;
 use crate::event::CfRequest;
 use crate::headers::{HeaderSource, ViewerHeaders};
 use crate::language::first_language;
+use crate::minimise::Detail;
 use crate::query::Utm;
 use crate::referrer;
 use crate::visitor::visitor_hash;
@@ -196,15 +197,16 @@ fn view(
         )
     });
 
+    let minimise = &config.minimise;
     EdgeView {
         event_id,
         site: config.site.clone(),
         path,
-        occurred_at: Timestamp(at),
+        occurred_at: Timestamp(minimise.time_precision.cut(at)),
         country: viewer.country.clone(),
-        region: viewer.region.clone(),
-        city: viewer.city.clone(),
-        timezone: viewer.timezone.clone(),
+        region: minimise.keep(Detail::Region, viewer.region.clone()),
+        city: minimise.keep(Detail::City, viewer.city.clone()),
+        timezone: minimise.keep(Detail::Timezone, viewer.timezone.clone()),
         device: device_class(viewer.flags, agent.device),
         os,
         browser: agent.browser,
@@ -218,7 +220,10 @@ fn view(
         utm_campaign: utm.campaign,
         utm_term: utm.term,
         utm_content: utm.content,
-        language: request.accept_language.and_then(first_language),
+        language: minimise.keep(
+            Detail::Language,
+            request.accept_language.and_then(first_language),
+        ),
         visitor_hash,
     }
 }

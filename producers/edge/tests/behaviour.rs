@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tally_edge::{
-    CloudFrontRecord, Decision, EdgeConfig, EdgeView, PageRequest, Secret, SkipReason, decide,
-    page_view, parse_event,
+    CloudFrontRecord, Decision, Detail, EdgeConfig, EdgeView, PageRequest, Secret, SkipReason,
+    TimePrecision, decide, page_view, parse_event,
 };
 use tally_schema::{BotReason, DeviceClass, Os};
 
@@ -341,6 +341,45 @@ fn out_of_bounds_viewer_values_are_dropped() {
         (v.country, v.region, v.city, v.timezone),
         (None, None, None, None)
     );
+}
+
+#[test]
+fn minimised_details_are_left_out_and_the_time_cut_down() {
+    let r = get(
+        "/",
+        &[
+            ("User-Agent", CHROME),
+            ("Accept-Language", "fr-CH, fr;q=0.9"),
+            ("CloudFront-Viewer-Country", "CH"),
+            ("CloudFront-Viewer-Country-Region", "GE"),
+            ("CloudFront-Viewer-City", "Geneva"),
+            ("CloudFront-Viewer-Time-Zone", "Europe/Zurich"),
+        ],
+    );
+    let kept = view(&r);
+    assert_eq!(
+        (
+            kept.region.as_deref(),
+            kept.city.as_deref(),
+            kept.timezone.as_deref()
+        ),
+        (Some("GE"), Some("Geneva"), Some("Europe/Zurich"))
+    );
+    assert_eq!(kept.language.as_deref(), Some("fr-CH"));
+    assert_eq!(kept.occurred_at.0, now());
+
+    let mut c = config();
+    c.minimise.drop = vec![Detail::City, Detail::Timezone, Detail::Language];
+    c.minimise.time_precision = TimePrecision::Hour;
+    let v = view_with(&r, &c);
+    assert_eq!((v.city, v.timezone, v.language), (None, None, None));
+    assert_eq!(
+        (v.country.as_deref(), v.region.as_deref()),
+        (Some("CH"), Some("GE"))
+    );
+    assert_eq!(v.occurred_at.0.to_rfc3339(), "2026-11-29T06:00:00+00:00");
+    // The visitor hash's day and the event id come from the time as seen, not the cut one.
+    assert_eq!(v.event_id, kept.event_id);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The environment every producer Lambda reads: where views and failures go, and the site.
 
 use tally_edge::config::is_site_host;
+use tally_edge::{Detail, Minimise, TimePrecision};
 
 /// The Express enrichment state machine's ARN.
 pub const STATE_MACHINE_VAR: &str = "TALLY_STATE_MACHINE_ARN";
@@ -10,6 +11,10 @@ pub const FAILURE_QUEUE_VAR: &str = "TALLY_FAILURE_QUEUE_URL";
 pub const SITE_VAR: &str = "TALLY_SITE";
 /// How many executions are started at once (default 32).
 pub const CONCURRENCY_VAR: &str = "TALLY_CONCURRENCY";
+/// Viewer details left out of every view, comma-separated (`city,region,timezone,language`).
+pub const DROP_VAR: &str = "TALLY_DROP";
+/// The precision of every view's time (`millisecond`, the default, `second`, `minute`, `hour`).
+pub const TIME_PRECISION_VAR: &str = "TALLY_TIME_PRECISION";
 
 /// A variable missing or wrong.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,8 @@ pub struct SinkConfig {
     pub site: Option<String>,
     /// Executions started at once.
     pub concurrency: usize,
+    /// What every view leaves out or coarsens.
+    pub minimise: Minimise,
 }
 
 impl SinkConfig {
@@ -63,13 +70,63 @@ impl SinkConfig {
             failure_queue_url: need(FAILURE_QUEUE_VAR)?,
             site,
             concurrency,
+            minimise: minimise_from_vars(var)?,
         })
     }
+}
+
+/// [`DROP_VAR`] and [`TIME_PRECISION_VAR`]; unset or empty: everything kept, to the millisecond.
+fn minimise_from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Minimise, SinkConfigError> {
+    let invalid = |name| {
+        move |e: tally_edge::minimise::ParseError| SinkConfigError::Invalid(name, e.to_string())
+    };
+    let drop = var(DROP_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<Detail>().map_err(invalid(DROP_VAR)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let time_precision = match var(TIME_PRECISION_VAR).filter(|p| !p.is_empty()) {
+        None => TimePrecision::default(),
+        Some(p) => p.parse().map_err(invalid(TIME_PRECISION_VAR))?,
+    };
+    Ok(Minimise {
+        drop,
+        time_precision,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minimisation_comes_from_two_variables() {
+        let with = |drop: &'static str, precision: &'static str| {
+            SinkConfig::from_vars(&move |name: &str| match name {
+                STATE_MACHINE_VAR => Some("arn:aws:states:us-east-1:1:stateMachine:e".into()),
+                FAILURE_QUEUE_VAR => Some("https://sqs.us-east-1.amazonaws.com/1/f".into()),
+                DROP_VAR => Some(drop.into()),
+                TIME_PRECISION_VAR => Some(precision.into()),
+                _ => None,
+            })
+        };
+        let m = with("city, language", "minute").expect("valid").minimise;
+        assert_eq!(m.drop, vec![Detail::City, Detail::Language]);
+        assert_eq!(m.time_precision, TimePrecision::Minute);
+        assert_eq!(with("", "").expect("valid").minimise, Minimise::default());
+        let err = with("city,ip", "").expect_err("ip").to_string();
+        assert_eq!(
+            err,
+            "TALLY_DROP: \"ip\" is not one of city, region, timezone, language"
+        );
+        let err = with("", "day").expect_err("day").to_string();
+        assert_eq!(
+            err,
+            "TALLY_TIME_PRECISION: \"day\" is not one of millisecond, second, minute, hour"
+        );
+    }
 
     #[test]
     fn each_problem_is_named() {

@@ -31,6 +31,12 @@ pub struct ImportConfig {
 }
 
 impl ImportConfig {
+    /// This configuration with the edge's minimisation set to `minimise`.
+    pub fn minimised(mut self, minimise: tally_edge::Minimise) -> Self {
+        self.edge.minimise = minimise;
+        self
+    }
+
     /// Local-mode defaults, for `site` (or each line's host when `None`).
     pub fn new(site: Option<String>) -> Self {
         ImportConfig {

@@ -45,7 +45,7 @@ impl RealtimeConfig {
         }
         Ok(RealtimeConfig {
             fields,
-            import: ImportConfig::new(sink.site.clone()),
+            import: ImportConfig::new(sink.site.clone()).minimised(sink.minimise.clone()),
             sink,
         })
     }

@@ -53,7 +53,7 @@ impl StandardConfig {
         let sink = SinkConfig::from_vars(&var)?;
         Ok(StandardConfig {
             format,
-            import: ImportConfig::new(sink.site.clone()),
+            import: ImportConfig::new(sink.site.clone()).minimised(sink.minimise.clone()),
             sink,
         })
     }

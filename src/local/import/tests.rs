@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 use tally_archive::{Archive, ArchiveConfig, list_objects, read_object};
-use tally_logs::LogFormat;
+use tally_logs::{ImportConfig, LogFormat};
 
 use super::{ImportReport, import_cloudfront_logs};
 use crate::local::DataDir;
@@ -43,7 +43,7 @@ fn a_view_archived_days_after_it_happened_is_not_imported_again() {
     let report = import_cloudfront_logs(
         &[fixture("example-cloudfront-log-legacy.log")],
         &LogFormat::Standard,
-        None,
+        ImportConfig::new(None),
         &data,
         Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap(),
         &mut |_| {},
@@ -70,7 +70,7 @@ fn each_files_views_are_in_the_archive_before_the_next_file_is_read() {
     let report = import_cloudfront_logs(
         &files,
         &LogFormat::Standard,
-        None,
+        ImportConfig::new(None),
         &DataDir::new(dir.path()),
         Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap(),
         &mut progress,
