@@ -245,8 +245,11 @@ fn assert_queues_and_alarms(status: &Status, prefix: &str) {
     assert!(problems[1].starts_with(&format!("{prefix}-FailedEventsQueue-F holds 2 message(s)")));
 }
 
-fn tally_status(prefix: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tally"))
+/// `tally status --aws` for `prefix` against moto, in `region` (`None`: no region anywhere):
+/// its exit code, stdout and stderr.
+fn tally_status(prefix: &str, region: Option<&str>) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
         .args([
             "status",
             "--aws",
@@ -255,53 +258,34 @@ fn tally_status(prefix: &str) -> std::process::Output {
             "--endpoint-url",
         ])
         .arg(support::moto_endpoint())
-        .env("AWS_REGION", HOME)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap()
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    match region {
+        Some(region) => command.env("AWS_REGION", region),
+        None => command.env_remove("AWS_REGION"),
+    };
+    let out = command.output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 fn assert_exit_codes(prefix: &str) {
-    let out = tally_status(prefix);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("{prefix}-CountersQueueAgeAlarm-A")),
-        "{stdout}"
-    );
+    let (code, stdout, stderr) = tally_status(prefix, Some(HOME));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let alarm = format!("{prefix}-CountersQueueAgeAlarm-A");
+    assert!(stdout.contains(&alarm), "{stdout}");
 
-    let no_region = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["status", "--aws", "--endpoint-url"])
-        .arg(support::moto_endpoint())
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&no_region.stderr);
-    assert_eq!(no_region.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = tally_status(prefix, None);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no AWS region: set AWS_REGION"), "{stderr}");
 
-    let quiet = support::unique("sq");
-    let out = tally_status(&quiet);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("stacks: 0 of 7 deployed") && stdout.contains("all well"),
-        "{stdout}"
-    );
+    let (code, stdout, stderr) = tally_status(&support::unique("sq"), Some(HOME));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let quiet = stdout.contains("stacks: 0 of 7 deployed") && stdout.contains("all well");
+    assert!(quiet, "{stdout}");
 }
 
 /// One test, not several: Tally's metrics have no per-deployment dimension, so two stagings in

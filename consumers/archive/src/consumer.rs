@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use tally_bus::local::{DeliveryError, TargetInput};
 use tally_consumer::compliance::Probe;
 use tally_consumer::{
-    Consumer, Declaration, FlushError, LocalConsumer, OpenError, Opened, Retry, RuleDeclaration,
-    TargetKind,
+    Consumer, Declaration, FlushError, Listing, LocalConsumer, OpenError, Opened, Retry,
+    RuleDeclaration, TargetKind,
 };
 
 use crate::{Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
@@ -15,25 +15,18 @@ use crate::{Archive, ArchiveConfig, ArchiveError, Recovery, read_object};
 pub const LOCAL_DIR: &str = "archive";
 
 /// The archive in the workspace's consumer list.
-pub const CONSUMER: &dyn Consumer = &Listed;
+pub const CONSUMER: &dyn Consumer = &Listing {
+    name: NAME,
+    declaration: ArchiveConsumer::declaration,
+    open_local,
+};
 
-struct Listed;
-
-impl Consumer for Listed {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn declaration(&self) -> Declaration {
-        ArchiveConsumer::declaration()
-    }
-
-    fn open_local(&self, data: &std::path::Path) -> Result<Opened, OpenError> {
-        let dir = data.join(LOCAL_DIR);
-        let (consumer, _) = ArchiveConsumer::open(ArchiveConfig::new(&dir))
-            .map_err(|e| OpenError::new(NAME, dir, e))?;
-        Ok(Opened::new(consumer))
-    }
+/// Opens the archive in `DATA/archive/`.
+fn open_local(data: &std::path::Path) -> Result<Opened, OpenError> {
+    let dir = data.join(LOCAL_DIR);
+    let (consumer, _) = ArchiveConsumer::open(ArchiveConfig::new(&dir))
+        .map_err(|e| OpenError::new(NAME, dir, e))?;
+    Ok(Opened::new(consumer))
 }
 
 /// The consumer's name.

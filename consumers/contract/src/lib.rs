@@ -25,5 +25,5 @@ pub const SOURCE: &str = "tally";
 /// own replays, so this is how a rule tells a re-put replay from a live event: a consumer that
 /// rebuilds from replays matches both sources; the archive matches only [`SOURCE`].
 pub const REPLAY_SOURCE: &str = "tally.replay";
-pub use listed::{Consumer, OpenError, Opened};
+pub use listed::{Consumer, Listing, OpenError, Opened};
 pub use local::{FlushError, LocalConsumer, local_rules};

@@ -22,6 +22,32 @@ pub trait Consumer: Sync {
     fn open_local(&self, data: &Path) -> Result<Opened, OpenError>;
 }
 
+/// A [`Consumer`] made of its name and two functions: what a consumer crate's `CONSUMER` usually
+/// is (`&Listing { name: NAME, declaration, open_local }`).
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    /// The consumer's name.
+    pub name: &'static str,
+    /// Its declaration.
+    pub declaration: fn() -> Declaration,
+    /// Opens its local implementation on a data directory.
+    pub open_local: fn(&Path) -> Result<Opened, OpenError>,
+}
+
+impl Consumer for Listing {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn declaration(&self) -> Declaration {
+        (self.declaration)()
+    }
+
+    fn open_local(&self, data: &Path) -> Result<Opened, OpenError> {
+        (self.open_local)(data)
+    }
+}
+
 /// An opened local consumer: as the bus takes it, and as its own type for the code that reads
 /// it (the dashboard reads the counters, the archive's ticker writes due objects).
 #[derive(Clone)]

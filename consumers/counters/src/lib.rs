@@ -125,28 +125,18 @@ pub const NAME: &str = "counters";
 pub const LOCAL_FILE: &str = "counters.redb";
 
 /// The counters in the workspace's consumer list.
-pub const CONSUMER: &dyn tally_consumer::Consumer = &Listed;
+pub const CONSUMER: &dyn tally_consumer::Consumer = &tally_consumer::Listing {
+    name: NAME,
+    declaration,
+    open_local,
+};
 
-struct Listed;
-
-impl tally_consumer::Consumer for Listed {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn declaration(&self) -> Declaration {
-        declaration()
-    }
-
-    fn open_local(
-        &self,
-        data: &std::path::Path,
-    ) -> Result<tally_consumer::Opened, tally_consumer::OpenError> {
-        let path = data.join(LOCAL_FILE);
-        let counters = LocalCounters::open(&path)
-            .map_err(|e| tally_consumer::OpenError::new(NAME, path, e))?;
-        Ok(tally_consumer::Opened::new(counters))
-    }
+/// Opens the counters in `DATA/counters.redb`.
+fn open_local(data: &std::path::Path) -> Result<tally_consumer::Opened, tally_consumer::OpenError> {
+    let path = data.join(LOCAL_FILE);
+    let counters =
+        LocalCounters::open(&path).map_err(|e| tally_consumer::OpenError::new(NAME, path, e))?;
+    Ok(tally_consumer::Opened::new(counters))
 }
 
 /// The counters' declaration: one rule, every page view of model 1, human and bot (bots are

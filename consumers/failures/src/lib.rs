@@ -16,7 +16,7 @@ use serde_json::json;
 use std::path::Path;
 
 use tally_consumer::{
-    Consumer, Declaration, OpenError, Opened, Retry, RuleDeclaration, TargetKind,
+    Consumer, Declaration, Listing, OpenError, Opened, Retry, RuleDeclaration, TargetKind,
 };
 
 pub use store::{Appended, FailedEvents, FailuresError, Recovery, Stored, read_failed};
@@ -28,24 +28,17 @@ pub const NAME: &str = "failures";
 pub const LOCAL_DIR: &str = "failed";
 
 /// The failed-events consumer in the workspace's consumer list.
-pub const CONSUMER: &dyn Consumer = &Listed;
+pub const CONSUMER: &dyn Consumer = &Listing {
+    name: NAME,
+    declaration,
+    open_local,
+};
 
-struct Listed;
-
-impl Consumer for Listed {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn declaration(&self) -> Declaration {
-        declaration()
-    }
-
-    fn open_local(&self, data: &Path) -> Result<Opened, OpenError> {
-        let dir = data.join(LOCAL_DIR);
-        let (failures, _) = FailedEvents::open(&dir).map_err(|e| OpenError::new(NAME, dir, e))?;
-        Ok(Opened::new(failures))
-    }
+/// Opens the store in `DATA/failed/`.
+fn open_local(data: &Path) -> Result<Opened, OpenError> {
+    let dir = data.join(LOCAL_DIR);
+    let (failures, _) = FailedEvents::open(&dir).map_err(|e| OpenError::new(NAME, dir, e))?;
+    Ok(Opened::new(failures))
 }
 
 /// The declaration: one rule, every `PageView.Failed` event from `tally`, whole event, to the

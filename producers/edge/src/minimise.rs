@@ -38,10 +38,11 @@ pub enum TimePrecision {
 }
 
 impl TimePrecision {
-    /// `at`, cut down to this precision.
+    /// `at`, cut down to this precision (`Millisecond`: as given, the page view's timestamp
+    /// writes milliseconds).
     pub fn cut(self, at: DateTime<Utc>) -> DateTime<Utc> {
         let unit = match self {
-            TimePrecision::Millisecond => TimeDelta::milliseconds(1),
+            TimePrecision::Millisecond => return at,
             TimePrecision::Second => TimeDelta::seconds(1),
             TimePrecision::Minute => TimeDelta::minutes(1),
             TimePrecision::Hour => TimeDelta::hours(1),
@@ -52,45 +53,45 @@ impl TimePrecision {
 
 /// Not a detail or a precision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not {expected}")]
+#[error("{value:?} is not one of {expected}")]
 pub struct ParseError {
     value: String,
     expected: &'static str,
 }
 
-impl FromStr for Detail {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ParseError {
-            value: s.to_owned(),
-            expected: "one of city, region, timezone, language",
-        })
-    }
+/// `Display` and `FromStr` by the names the configuration spells (the serde names; a test
+/// checks they agree).
+macro_rules! named {
+    ($type:ty, $expected:literal, [$($variant:ident => $name:literal),+]) => {
+        impl $type {
+            /// Every value and its name.
+            pub const ALL: &'static [($type, &'static str)] = &[$((<$type>::$variant, $name)),+];
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let name = Self::ALL.iter().find(|(v, _)| v == self).map(|(_, n)| *n);
+                f.write_str(name.unwrap_or_default())
+            }
+        }
+
+        impl FromStr for $type {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                Self::ALL.iter().find(|(_, n)| *n == s).map(|(v, _)| *v).ok_or_else(|| {
+                    ParseError { value: s.to_owned(), expected: $expected }
+                })
+            }
+        }
+    };
 }
 
-impl FromStr for TimePrecision {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ParseError {
-            value: s.to_owned(),
-            expected: "one of millisecond, second, minute, hour",
-        })
-    }
-}
-
-impl fmt::Display for Detail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = serde_json::to_value(self).ok();
-        f.write_str(name.as_ref().and_then(|v| v.as_str()).unwrap_or_default())
-    }
-}
-
-impl fmt::Display for TimePrecision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = serde_json::to_value(self).ok();
-        f.write_str(name.as_ref().and_then(|v| v.as_str()).unwrap_or_default())
-    }
-}
+named!(Detail, "city, region, timezone, language", [
+    City => "city", Region => "region", Timezone => "timezone", Language => "language"
+]);
+named!(TimePrecision, "millisecond, second, minute, hour", [
+    Millisecond => "millisecond", Second => "second", Minute => "minute", Hour => "hour"
+]);
 
 /// What every page view leaves out or coarsens. The default keeps everything, to the
 /// millisecond.
@@ -130,6 +131,16 @@ mod tests {
         assert_eq!(cut(TimePrecision::Second), "2026-12-02T17:48:59+00:00");
         assert_eq!(cut(TimePrecision::Minute), "2026-12-02T17:48:00+00:00");
         assert_eq!(cut(TimePrecision::Hour), "2026-12-02T17:00:00+00:00");
+    }
+
+    #[test]
+    fn the_names_are_the_serde_names() {
+        for (v, name) in Detail::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), *name);
+        }
+        for (v, name) in TimePrecision::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), *name);
+        }
     }
 
     #[test]
