@@ -42,6 +42,9 @@ pub enum ConfigError {
         "visitor_hash is on but visitor_hash_secret is missing or shorter than {MIN_SECRET_BYTES} bytes"
     )]
     Secret,
+    /// The event-id key is shorter than the shortest secret accepted.
+    #[error("event_id_key is shorter than {MIN_SECRET_BYTES} bytes")]
+    EventIdKey,
     /// A timeout of zero.
     #[error("{0} must be greater than zero")]
     Timeout(&'static str),
@@ -85,6 +88,15 @@ pub struct EdgeConfig {
     /// The visitor hash's secret key material, at least 32 bytes; rotate it to unlink past hashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor_hash_secret: Option<Secret>,
+
+    /// The key of the event id, at least 32 bytes: each page view's `event_id` is then a keyed
+    /// hash of CloudFront's request id, which CloudFront's logs print beside the client's
+    /// address, so no stored event can be joined to its log line. Every producer of one
+    /// deployment must have the same key for a request two of them see to count once (`tally
+    /// deploy` makes one per deployment and gives it to all). Without it the event id is the
+    /// request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id_key: Option<Secret>,
 
     /// Lower-case names of headers set by a trusted proxy (e.g. an AWS WAF Bot Control
     /// custom-request-header rule) that mark the request as a bot when present with a value other
@@ -137,6 +149,7 @@ impl EdgeConfig {
             page_extensions: default_page_extensions(),
             visitor_hash: false,
             visitor_hash_secret: None,
+            event_id_key: None,
             bot_flag_headers: Vec::new(),
             minimise: Minimise::default(),
             state_machine_arn: None,
@@ -180,6 +193,13 @@ impl EdgeConfig {
         if self.visitor_hash && self.secret().is_none() {
             return Err(ConfigError::Secret);
         }
+        if self
+            .event_id_key
+            .as_ref()
+            .is_some_and(|k| k.0.len() < MIN_SECRET_BYTES)
+        {
+            return Err(ConfigError::EventIdKey);
+        }
         if self.connect_timeout_ms == 0 {
             return Err(ConfigError::Timeout("connect_timeout_ms"));
         }
@@ -198,6 +218,15 @@ impl EdgeConfig {
             .as_ref()
             .map(|s| s.0.as_bytes())
             .filter(|s| s.len() >= MIN_SECRET_BYTES)
+    }
+
+    /// The page view's event id for the request `request_id`: keyed when an `event_id_key` is
+    /// set ([`crate::event_id`]), the request id itself otherwise.
+    pub fn event_id(&self, request_id: String) -> String {
+        match &self.event_id_key {
+            Some(key) => crate::keyed_event_id(key.0.as_bytes(), &request_id),
+            None => request_id,
+        }
     }
 
     /// The JSON Schema of the configuration file (Draft 2020-12).
@@ -255,6 +284,7 @@ mod tests {
             r#"{"site":"example.com","page_extensions":[".html"]}"#,
             r#"{"site":"example.com","visitor_hash":true}"#,
             r#"{"site":"example.com","visitor_hash":true,"visitor_hash_secret":"short"}"#,
+            r#"{"site":"example.com","event_id_key":"short"}"#,
             r#"{"site":"example.com","total_timeout_ms":0}"#,
             r#"{"site":"example.com","unknown":1}"#,
             r#"{}"#,
@@ -274,7 +304,7 @@ mod tests {
     fn schema_documents_every_field() {
         let schema = serde_json::to_value(EdgeConfig::json_schema()).expect("schema");
         let props = schema["properties"].as_object().expect("properties");
-        assert_eq!(props.len(), 12);
+        assert_eq!(props.len(), 13);
         for (name, prop) in props {
             assert!(
                 prop.get("description").is_some(),

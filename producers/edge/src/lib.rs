@@ -29,7 +29,9 @@ pub mod config;
 mod decide;
 pub mod device;
 pub mod event;
+pub mod event_id;
 pub mod headers;
+mod keys;
 pub mod language;
 pub mod minimise;
 pub mod query;
@@ -46,5 +48,6 @@ pub use event::{
     CfConfig, CfRequest, CfResponse, CloudFrontEvent, CloudFrontRecord, EventError, Header,
     Headers, parse_event, parse_event_slice,
 };
+pub use event_id::keyed_event_id;
 pub use minimise::{Detail, Minimise, TimePrecision};
 pub use request::{PageRequest, is_counted_status, page_view};

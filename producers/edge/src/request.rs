@@ -96,7 +96,8 @@ impl<'a> PageRequest<'a> {
 }
 
 /// Decides whether `request` is a page view of `config.site` that happened at `at`, with the
-/// given `event_id`: the page view, or why it is not one. Pure and total.
+/// given `event_id` (the request's id, keyed here when the configuration has an `event_id_key`,
+/// [`EdgeConfig::event_id`]): the page view, or why it is not one. Pure and total.
 ///
 /// The rules, in order: the response status, when known, is a success ([`is_counted_status`]),
 /// the method is `GET`, the path is a page, it is not a prefetch, the configured site is a host
@@ -125,7 +126,7 @@ pub fn page_view(
     if !is_site_host(&config.site) {
         return Err(SkipReason::InvalidSite);
     }
-    Ok(view(request, config, path, event_id, at))
+    Ok(view(request, config, path, config.event_id(event_id), at))
 }
 
 /// Whether a response with status `code` shows the viewer a page: 2xx, or 304 (the browser shows

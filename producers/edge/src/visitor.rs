@@ -11,7 +11,6 @@
 //!   unlinks everything hashed before.
 //! - 128 bits, written as 32 lower-case hex digits (the schema allows 16–64).
 
-use std::cell::RefCell;
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -83,28 +82,9 @@ impl Write for Stack {
     }
 }
 
-/// A secret and the hash key derived from it.
-type DerivedKey = (Box<[u8]>, [u8; 32]);
-
-thread_local! {
-    /// The last secret this thread hashed with, and the key derived from it: deriving costs about
-    /// as much as the hash itself, and the secret rarely changes.
-    static KEY: RefCell<Option<DerivedKey>> = const { RefCell::new(None) };
-}
-
 /// The hash key of `secret` ([`KEY_CONTEXT`]).
 fn key(secret: &[u8]) -> [u8; 32] {
-    KEY.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        match &*cell {
-            Some((known, key)) if **known == *secret => *key,
-            _ => {
-                let key = blake3::derive_key(KEY_CONTEXT, secret);
-                *cell = Some((secret.into(), key));
-                key
-            }
-        }
-    })
+    crate::keys::derived(KEY_CONTEXT, secret)
 }
 
 /// The UTC day of `now` as `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing the format).

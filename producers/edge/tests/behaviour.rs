@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tally_edge::{
     CloudFrontRecord, Decision, Detail, EdgeConfig, EdgeView, PageRequest, Secret, SkipReason,
-    TimePrecision, decide, page_view, parse_event,
+    TimePrecision, decide, keyed_event_id, page_view, parse_event,
 };
 use tally_schema::{BotReason, DeviceClass, Os};
 
@@ -576,4 +576,27 @@ fn hostile_records_cost_bounded_work() {
     assert_eq!(v.path.chars().count(), 1024);
     assert_eq!(v.utm_source.as_deref(), Some("\u{FFFD}"));
     assert_eq!(v.language, None);
+}
+
+#[test]
+fn a_keyed_event_id_hides_the_request_id_and_is_the_same_for_every_producer() {
+    let r = get("/", &[("User-Agent", CHROME)]);
+    let request_id = r.cf.config.request_id.clone().expect("the fixture has one");
+    assert_eq!(view(&r).event_id, request_id, "unkeyed: the request id");
+    let mut c = config();
+    c.event_id_key = Some(Secret("0123456789abcdef0123456789abcdef".into()));
+    let keyed = view_with(&r, &c);
+    assert_eq!(
+        keyed.event_id,
+        keyed_event_id(c.event_id_key.as_ref().unwrap().0.as_bytes(), &request_id)
+    );
+    assert_ne!(keyed.event_id, request_id);
+    let json = serde_json::to_string(&keyed).unwrap();
+    assert!(!json.contains(&request_id), "the request id is in {json}");
+    let request = PageRequest::from_cloudfront(&r.cf.request, &c);
+    let other = page_view(&request, &c, request_id.clone(), now()).expect("a view");
+    assert_eq!(
+        other.event_id, keyed.event_id,
+        "another producer, the same id"
+    );
 }
