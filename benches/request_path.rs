@@ -65,8 +65,8 @@ fn bench(c: &mut Criterion) {
         country_header: "cloudfront-viewer-country".into(),
     };
     let mut edge = EdgeConfig::new("localhost");
-    edge.visitor_hash = true;
-    edge.visitor_hash_secret = Some(Secret("0123456789abcdef0123456789abcdef".into()));
+    edge.event_id_key = Some(Secret("0123456789abcdef0123456789abcdef".into()));
+    let salt = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
     let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
     let query = "utm_source=newsletter&utm_campaign=winter";
 
@@ -77,6 +77,7 @@ fn bench(c: &mut Criterion) {
             page_view(
                 &rules,
                 &edge,
+                Some(salt.as_bytes()),
                 "serve-0123456789abcdef-1".to_owned(),
                 "GET",
                 200,

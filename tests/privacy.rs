@@ -122,7 +122,8 @@ fn every_store_of_a_data_directory_is_in_privacy_md() {
         "counters.redb",
         "journal/serve-feed",
         "replay",
-        "visitor-secret",
+        "salts",
+        "event-id-key",
     ] {
         assert!(
             stores.contains(&expected.to_owned()),

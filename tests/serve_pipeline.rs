@@ -142,8 +142,15 @@ fn every_served_page_view_reaches_the_archive_after_sigterm() {
     assert_eq!(daily.len(), 1);
     assert_eq!(daily[0]["visitors"], 3);
 
-    // The visitor-hash secret is kept, owner-only; no raw IP address is stored.
-    assert_owner_only(&data.join("visitor-secret"));
+    // Today's salt and the event-id key are kept, owner-only; no raw IP address is stored, and
+    // no event id is a request id of the server's own (`serve-…`).
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_owner_only(&data.join("salts").join(today));
+    assert_owner_only(&data.join("event-id-key"));
+    for id in sql(&data, "SELECT detail.event_id AS event_id FROM page_views") {
+        let id = id["event_id"].as_str().expect("an id");
+        assert!(id.starts_with("k1-"), "{id} is not keyed");
+    }
     let all = sql(&data, "SELECT * FROM page_views");
     assert!(
         !serde_json::to_string(&all)

@@ -20,6 +20,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -99,9 +100,19 @@ pub fn import_cloudfront_logs(
             "--site is not a lower-case host name: {site:?}"
         );
     }
+    let mut config = config;
+    config.edge.event_id_key = Some(data.event_id_key()?);
+    let salts = Arc::new(data.salts(received_at)?);
+    let salt_of = move |at| match salts.salt(at, received_at) {
+        Ok(salt) => Some(salt),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "no visitor hash: cannot read the day's salt");
+            None
+        }
+    };
     let mut import = Import {
         validator: PageViewValidator::new().context("cannot build the page-view validator")?,
-        importer: Importer::new(config),
+        importer: Importer::new(config).with_daily_salts(Box::new(salt_of)),
         sink: ArchiveSink::new(ArchiveConfig::new(data.archive()), received_at),
         report: ImportReport::default(),
         received_at,

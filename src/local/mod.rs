@@ -6,10 +6,13 @@ pub mod import;
 mod pipeline;
 mod put_events;
 pub mod replay;
+mod salts;
+pub mod secret;
 mod send_message;
 
 pub use consumers::{CONSUMERS, declarations};
 pub use pipeline::{DataDir, LocalConsumers, LocalPipeline};
+pub use salts::DailySalts;
 
 pub use put_events::{PUT_EVENTS, PutEventsTask};
 pub use send_message::{LocalQueue, QueuedMessage, SEND_MESSAGE, last_resort_queue, read_queue};

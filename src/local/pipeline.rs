@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use tally_archive::{ArchiveConsumer, Recovery};
 use tally_bus::local::{LocalBus, TargetReport};
 use tally_consumer::{LocalConsumer, Opened, local_rules};
@@ -65,6 +66,18 @@ impl DataDir {
     /// made it durable) and `bus/RULE/` (what a target's full queue could not take).
     pub fn journal(&self) -> PathBuf {
         self.root.join("journal")
+    }
+
+    /// The event-id key (`DATA/event-id-key`, made on first use, owner-only): every local
+    /// producer keys its page views' event ids with it ([`tally_edge::event_id`]).
+    pub fn event_id_key(&self) -> anyhow::Result<tally_edge::Secret> {
+        super::secret::create_private_dir(&self.root)?;
+        super::secret::load_or_create(&self.root.join("event-id-key")).map(tally_edge::Secret)
+    }
+
+    /// The visitor hash's daily salts (`DATA/salts/`), those past their window deleted.
+    pub fn salts(&self, now: DateTime<Utc>) -> anyhow::Result<super::DailySalts> {
+        super::DailySalts::open(&self.root, now)
     }
 
     /// Locks the data directory for this process until the last clone of the lock is dropped
@@ -215,7 +228,7 @@ const PURGE_EVERY_TICKS: u64 = 3600;
 /// Removes the counters' expired dedupe records, visitor markers and minutes (what DynamoDB's
 /// TTL does in the cloud): when the pipeline opens, then hourly.
 fn purge_counters(counters: &LocalCounters) {
-    match counters.purge_expired(chrono::Utc::now()) {
+    match counters.purge_expired(Utc::now()) {
         Ok(0) => {}
         Ok(n) => tracing::info!(records = n, "counters: purged expired records"),
         Err(e) => tracing::warn!(error = %e, "counters: cannot purge expired records"),

@@ -23,7 +23,7 @@ pub mod example_site;
 pub mod feed;
 pub mod files;
 pub mod priority;
-pub mod secret;
+
 pub mod server;
 pub mod viewer;
 

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tally_archive::ArchiveConsumer;
 use tally_counters::LocalCounters;
-use tally_edge::{EdgeConfig, Secret};
+use tally_edge::EdgeConfig;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -24,8 +24,9 @@ use super::config::ServeConfig;
 use super::feed::Feed;
 use super::files::{self, Resolved, Site, Validators, content_type};
 use super::viewer::{ViewerRules, page_view};
-use super::{api, dashboard, example_site, secret};
-use crate::local::{DataDir, LocalPipeline};
+use super::{api, dashboard, example_site};
+use crate::local::secret;
+use crate::local::{DailySalts, DataDir, LocalPipeline};
 
 /// The response body: whole, in memory.
 pub type Body = Full<Bytes>;
@@ -39,8 +40,10 @@ pub struct App {
     pub site: Site,
     /// How viewer headers are derived.
     pub rules: ViewerRules,
-    /// The edge core's configuration (visitor hash on, keyed by the data directory's secret).
+    /// The edge core's configuration (event ids keyed by the data directory's key).
     pub edge: EdgeConfig,
+    /// The visitor hash's daily salts.
+    pub salts: DailySalts,
     /// The pipeline, unless `--no-pipeline`.
     pub pipeline: Option<Pipeline>,
     /// The API token, when the API requires one.
@@ -84,12 +87,11 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     };
     let site = Site::open(&site_root)?;
     let mut edge = EdgeConfig::new(config.site.clone());
-    edge.visitor_hash = true;
     edge.minimise = config.minimise.clone();
-    edge.visitor_hash_secret = Some(Secret(secret::load_or_create(
-        &data.root().join("visitor-secret"),
-    )?));
+    edge.event_id_key = Some(data.event_id_key()?);
     edge.validate().context("invalid --site")?;
+    let salts = data.salts(Utc::now())?;
+    forget_the_fixed_secret(&data)?;
     let token = match (&config.api_token, config.exposed()) {
         (Some(t), _) => Some(t.clone()),
         (None, true) => Some(secret::load_or_create(&data.root().join("api-token"))?),
@@ -115,6 +117,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         config,
         site,
         edge,
+        salts,
         pipeline,
         token,
         served: AtomicU64::new(0),
@@ -162,8 +165,23 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The data directory holds the visitor-hash secret, the API token, the counters and the
-/// archive: inside the site it would be served. Compared as canonical paths, so `.`, `..` and
+/// Deletes `DATA/visitor-secret`, the fixed visitor-hash key of earlier versions: with it, every
+/// visitor hash it made could be recomputed from an address and a user agent. The daily salts
+/// replace it.
+fn forget_the_fixed_secret(data: &DataDir) -> anyhow::Result<()> {
+    let path = data.root().join("visitor-secret");
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "deleted the fixed visitor-hash secret: daily salts replace it");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot delete {}", path.display())),
+    }
+}
+
+/// The data directory holds the event-id key, the day's visitor salts, the API token, the
+/// counters and the archive: inside the site it would be served. Compared as canonical paths, so `.`, `..` and
 /// symlinks do not hide it; a data directory that does not exist yet is placed by its nearest
 /// existing ancestor.
 fn refuse_data_inside_site(data: &Path, site: &Path) -> anyhow::Result<()> {
@@ -357,9 +375,16 @@ async fn feed_view(
     // distinct page views.
     let n = app.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("serve-{}-{n}", app.nonce);
+    let now = Utc::now();
+    let salt = app
+        .salts
+        .salt(now, now)
+        .inspect_err(|e| tracing::warn!(error = %format!("{e:#}"), "no visitor hash: cannot read the day's salt"))
+        .ok();
     let record = match page_view(
         &app.rules,
         &app.edge,
+        salt.as_deref().map(str::as_bytes),
         request_id,
         req.method().as_str(),
         status,
@@ -367,7 +392,7 @@ async fn feed_view(
         uri.query().unwrap_or_default(),
         req.headers(),
         peer,
-        Utc::now(),
+        now,
     ) {
         Ok(view) => pipeline.feed.record(&view),
         Err(reason) => {

@@ -48,6 +48,7 @@ pub struct ViewerRules {
 pub fn page_view(
     rules: &ViewerRules,
     edge: &EdgeConfig,
+    visitor_salt: Option<&[u8]>,
     request_id: String,
     method: &str,
     status: u16,
@@ -65,6 +66,7 @@ pub fn page_view(
     let mut request =
         PageRequest::from_headers(method, path, query, &headers.client, &headers, edge);
     request.status = Some(status);
+    request.visitor_salt = visitor_salt;
     tally_edge::page_view(&request, edge, request_id, now)
 }
 
@@ -267,6 +269,7 @@ mod tests {
         page_view(
             rules,
             &EdgeConfig::new("localhost"),
+            None,
             "test-1".into(),
             "GET",
             200,
@@ -336,6 +339,7 @@ mod tests {
             page_view(
                 &rules,
                 &EdgeConfig::new("localhost"),
+                None,
                 "test-1".into(),
                 method,
                 status,
@@ -465,6 +469,7 @@ mod tests {
             let got = page_view(
                 rules,
                 &edge,
+                None,
                 id,
                 "GET",
                 200,

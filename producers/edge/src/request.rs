@@ -47,6 +47,10 @@ pub struct PageRequest<'a> {
     pub accept_language: Option<&'a str>,
     /// The viewer's IP address: used only for the visitor hash, never kept.
     pub client_ip: &'a str,
+    /// The salt of this request's day, from a producer that keeps daily salts (`tally serve`,
+    /// `tally import`): the visitor hash is then keyed by it rather than by the configuration's
+    /// `visitor_hash_secret`, and is on whatever `visitor_hash` says.
+    pub visitor_salt: Option<&'a [u8]>,
     /// Whether the browser said it is prefetching.
     pub prefetch: bool,
     /// Whether a trusted header flagged the request as a bot.
@@ -88,6 +92,7 @@ impl<'a> PageRequest<'a> {
             referer: headers.first("referer"),
             accept_language: headers.first("accept-language"),
             client_ip,
+            visitor_salt: None,
             prefetch: is_prefetch(headers),
             bot_flagged: agent::flagged(headers, &config.bot_flag_headers),
             viewer: ViewerHeaders::read(headers),
@@ -188,15 +193,18 @@ fn view(
     };
     let referrer = request.referer.and_then(|r| referrer::parse(r, config));
     let utm = Utm::parse(request.querystring);
-    let visitor_hash = config.secret().map(|secret| {
-        visitor_hash(
-            secret,
-            &config.site,
-            request.client_ip,
-            request.user_agent.unwrap_or_default(),
-            at,
-        )
-    });
+    let visitor_hash = request
+        .visitor_salt
+        .or_else(|| config.secret())
+        .map(|secret| {
+            visitor_hash(
+                secret,
+                &config.site,
+                request.client_ip,
+                request.user_agent.unwrap_or_default(),
+                at,
+            )
+        });
 
     let minimise = &config.minimise;
     EdgeView {

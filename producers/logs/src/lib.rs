@@ -36,7 +36,7 @@ mod parse;
 mod realtime;
 mod record;
 
-pub use map::{ImportConfig, Importer, NotAView, Outcome, envelope_id, skip_key};
+pub use map::{ImportConfig, Importer, NotAView, Outcome, SaltOf, envelope_id, skip_key};
 pub use parse::{DEFAULT_FIELDS, LogFormat, LogReader, open};
 pub use realtime::{FieldListError, REALTIME_FIELDS, RealtimeFields};
 pub use record::{Field, LogLine, Malformed};

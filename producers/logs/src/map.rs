@@ -1,6 +1,7 @@
 //! One log line → a page-view event, by the edge's rules.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SubsecRound, Utc};
 use tally_edge::config::is_site_host;
@@ -102,11 +103,25 @@ fn reject(key: &'static str, message: impl Into<String>) -> NotAView {
     }
 }
 
+/// The salt of the day of a view that occurred at the given time (`tally import`'s daily salts),
+/// or `None` for none (no visitor hash, unless the edge configuration keys one).
+pub type SaltOf = Box<dyn Fn(DateTime<Utc>) -> Option<Arc<str>> + Send + Sync>;
+
 /// Maps log lines to page-view events.
-#[derive(Debug)]
 pub struct Importer {
     config: ImportConfig,
     sites: HashMap<String, EdgeConfig>,
+    salts: Option<SaltOf>,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer")
+            .field("config", &self.config)
+            .field("sites", &self.sites)
+            .field("salts", &self.salts.as_ref().map(|_| "daily"))
+            .finish()
+    }
 }
 
 impl Importer {
@@ -115,7 +130,15 @@ impl Importer {
         Importer {
             config,
             sites: HashMap::new(),
+            salts: None,
         }
+    }
+
+    /// This importer with the visitor hash keyed by daily salts: `salt_of` gives the salt of a
+    /// view's day (the edge's rules hash the client IP with it, as they do with a fixed secret).
+    pub fn with_daily_salts(mut self, salt_of: SaltOf) -> Self {
+        self.salts = Some(salt_of);
+        self
     }
 
     /// Maps one line; `received_at` is when the pipeline accepted it (the import's time), as
@@ -159,6 +182,7 @@ impl Importer {
                 "x-edge-request-id is missing or not an event id",
             ));
         };
+        let salt = self.salts.as_ref().and_then(|salt_of| salt_of(at));
         let edge = self.edge_for(line)?;
         let user_agent = line.get(Field::UserAgent).map(percent_decode);
         let referer = line.get(Field::Referer).map(percent_decode);
@@ -171,6 +195,7 @@ impl Importer {
             referer: referer.as_deref(),
             accept_language: None,
             client_ip: line.get(Field::ClientIp).unwrap_or_default(),
+            visitor_salt: salt.as_deref().map(str::as_bytes),
             prefetch: false,
             bot_flagged: false,
             viewer: ViewerHeaders {

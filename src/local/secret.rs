@@ -1,4 +1,5 @@
-//! Secrets kept in the data directory: generated once, readable by the owner only.
+//! Secrets kept in the data directory (the API token, the event-id key, the daily salts):
+//! generated once, readable by the owner only.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -45,4 +46,25 @@ pub fn random_hex(n: usize) -> anyhow::Result<String> {
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("cannot read random bytes from /dev/urandom")?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Creates `dir` (and its parents) when missing, readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Makes the entries of `dir` (files created or deleted in it) durable.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))
 }
