@@ -164,3 +164,45 @@ async fn the_pipelines_rules_are_created_on_the_bus() {
         assert_eq!(pattern, declaration.1.pattern, "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_id_key_is_made_once_per_deployment_and_kept() {
+    use tally::cmd::deploy_keys::{KEY_OBJECT, event_id_key};
+    let config = support::moto_config().await;
+    let (cfn, s3) = (Cfn::new(&config), S3::new(&config));
+    let name = support::unique("tally-keys");
+    let out = deploy_stack(&cfn, None, &name, &artifacts_template(), &[], POLL)
+        .await
+        .unwrap();
+    let bucket = &out["BucketName"];
+    let first = event_id_key(&s3, bucket, None).await.unwrap();
+    assert!(first.0.len() >= 32);
+    let kept = s3
+        .get_object()
+        .bucket(bucket)
+        .key(KEY_OBJECT)
+        .send()
+        .await
+        .unwrap();
+    let kept = kept.body.collect().await.unwrap().into_bytes();
+    assert_eq!(
+        String::from_utf8_lossy(&kept),
+        first.0,
+        "the key is kept in the bucket"
+    );
+    // A later deploy reads the same key: the producers' ids do not change.
+    assert_eq!(event_id_key(&s3, bucket, None).await.unwrap(), first);
+    // The edge configuration's own key wins, and is not written.
+    let own = tally_edge::Secret("an edge configuration's key, 32 bytes or more".into());
+    assert_eq!(event_id_key(&s3, bucket, Some(&own)).await.unwrap(), own);
+    assert_eq!(event_id_key(&s3, bucket, None).await.unwrap(), first);
+    // Another deployment (another artifacts bucket) gets another key.
+    let other = support::unique("tally-keys");
+    let other = deploy_stack(&cfn, None, &other, &artifacts_template(), &[], POLL)
+        .await
+        .unwrap();
+    assert_ne!(
+        event_id_key(&s3, &other["BucketName"], None).await.unwrap(),
+        first
+    );
+}

@@ -12,12 +12,14 @@ use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_s3::Client as S3;
 use serde_json::{Value, json};
 use tally_deploy::{Options, Producer, Sources, Templates};
+use tally_edge::Secret;
 
 use super::deploy::{DeployArgs, render_checked};
 use super::deploy_aws::{
     COUNTERS, EDGE_REGION, artifacts_template, build_edge, build_lambda, config, deploy_stack,
     package_key, preflight, producer_lambda, upload,
 };
+use super::deploy_keys::event_id_key;
 
 /// The edge configuration of `--edge-config`: as JSON (to set its ARN and region) and checked.
 pub fn read_edge_config(path: &Path) -> anyhow::Result<(Value, tally_edge::EdgeConfig)> {
@@ -122,15 +124,21 @@ impl Plan<'_> {
     }
 
     /// The home region: pipeline, then each log producer; returns the state machine's ARN,
-    /// the home region and the site stack's parameters the producers filled.
+    /// the home region and the deployment's event-id key, and fills the site stack's parameters
+    /// the producers gave.
     async fn home(
         &self,
         zips: &BTreeMap<&'static str, Vec<u8>>,
         site_parameters: &mut Vec<(&'static str, String)>,
         outputs: &mut BTreeMap<String, String>,
-    ) -> anyhow::Result<(String, String)> {
+    ) -> anyhow::Result<(String, String, Secret)> {
         let prefix = &self.args.stack_prefix;
         let (home, region) = Region::open(self.args.region.as_deref(), prefix).await?;
+        let configured = self
+            .edge_config
+            .as_ref()
+            .and_then(|(_, c)| c.event_id_key.as_ref());
+        let event_id_key = event_id_key(&home.s3, &home.bucket, configured).await?;
         let counters_key = home.package(COUNTERS.0, &zips[COUNTERS.0]).await?;
         let pipeline = home
             .stack(
@@ -170,6 +178,7 @@ impl Plan<'_> {
                         ("Site", self.site()),
                         drop.clone(),
                         precision.clone(),
+                        ("EventIdKey", event_id_key.0.clone()),
                     ],
                 )
                 .await?;
@@ -180,14 +189,13 @@ impl Plan<'_> {
             site_parameters.push((parameter, Self::output(&out, output)?));
             outputs.extend(out.into_iter().map(|(k, v)| (format!("{producer}.{k}"), v)));
         }
-        Ok((arn, region))
+        Ok((arn, region, event_id_key))
     }
 
     /// us-east-1: the edge producer, then the site.
     async fn us_east_1(
         &self,
-        arn: String,
-        home_region: String,
+        (arn, home_region, event_id_key): (String, String, Secret),
         work: &Path,
         mut site_parameters: Vec<(&'static str, String)>,
         outputs: &mut BTreeMap<String, String>,
@@ -203,6 +211,7 @@ impl Plan<'_> {
             let mut config = json.clone();
             config["state_machine_arn"] = json!(arn);
             config["region"] = json!(home_region);
+            config["event_id_key"] = json!(event_id_key.0);
             let key = edge.package("edge", &build_edge(&config, work)?).await?;
             let out = edge
                 .stack(
@@ -270,8 +279,8 @@ pub fn deploy(args: &DeployArgs, sources: &Sources, options: &Options) -> anyhow
     let mut outputs = BTreeMap::new();
     let result = rt.block_on(async {
         let mut site_parameters = Vec::new();
-        let (arn, region) = plan.home(&zips, &mut site_parameters, &mut outputs).await?;
-        plan.us_east_1(arn, region, &work, site_parameters, &mut outputs)
+        let home = plan.home(&zips, &mut site_parameters, &mut outputs).await?;
+        plan.us_east_1(home, &work, site_parameters, &mut outputs)
             .await
     });
     fs::remove_dir_all(&work).ok();

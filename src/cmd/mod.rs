@@ -4,6 +4,7 @@ pub mod archive;
 pub mod cost;
 pub mod deploy;
 pub mod deploy_aws;
+pub mod deploy_keys;
 pub mod deploy_steps;
 pub mod edge;
 pub mod failed;

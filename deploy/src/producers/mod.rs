@@ -119,6 +119,12 @@ pub(crate) fn log_producer_parameters(code: &str) -> Map<String, Value> {
             "Default": "millisecond",
             "AllowedValues": ["millisecond", "second", "minute", "hour"],
             "Description": "the precision of every view's time (the edge configuration's minimise.time_precision)"
+        },
+        "EventIdKey": {
+            "Type": "String",
+            "Default": "",
+            "NoEcho": true,
+            "Description": "the deployment's event-id key (tally deploy passes it): every view's event id is a keyed hash of its request id; empty: the request id"
         }
     });
     v.as_object().cloned().unwrap_or_default()
@@ -173,7 +179,8 @@ pub(crate) fn log_producer_lambda(spec: LambdaSpec<'_>, r: &mut Map<String, Valu
         "TALLY_FAILURE_QUEUE_URL": reference(FAILURE_QUEUE),
         "TALLY_SITE": reference("Site"),
         "TALLY_DROP": reference("Drop"),
-        "TALLY_TIME_PRECISION": reference("TimePrecision")
+        "TALLY_TIME_PRECISION": reference("TimePrecision"),
+        "TALLY_EVENT_ID_KEY": reference("EventIdKey")
     });
     if let (Some(env), Some(extra)) = (environment.as_object_mut(), spec.environment.as_object()) {
         env.extend(extra.clone());

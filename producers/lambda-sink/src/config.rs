@@ -1,7 +1,8 @@
 //! The environment every producer Lambda reads: where views and failures go, and the site.
 
+use tally_edge::config::MIN_SECRET_BYTES;
 use tally_edge::config::is_site_host;
-use tally_edge::{Detail, Minimise, TimePrecision};
+use tally_edge::{Detail, Minimise, Secret, TimePrecision};
 
 /// The Express enrichment state machine's ARN.
 pub const STATE_MACHINE_VAR: &str = "TALLY_STATE_MACHINE_ARN";
@@ -15,6 +16,9 @@ pub const CONCURRENCY_VAR: &str = "TALLY_CONCURRENCY";
 pub const DROP_VAR: &str = "TALLY_DROP";
 /// The precision of every view's time (`millisecond`, the default, `second`, `minute`, `hour`).
 pub const TIME_PRECISION_VAR: &str = "TALLY_TIME_PRECISION";
+/// The deployment's event-id key (at least 32 bytes): every view's `event_id` is the keyed hash
+/// of its request id, as the edge and `tally import` make it. Unset or empty: the request id.
+pub const EVENT_ID_KEY_VAR: &str = "TALLY_EVENT_ID_KEY";
 
 /// A variable missing or wrong.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,8 @@ pub struct SinkConfig {
     pub concurrency: usize,
     /// What every view leaves out or coarsens.
     pub minimise: Minimise,
+    /// The key of every view's event id, when set.
+    pub event_id_key: Option<Secret>,
 }
 
 impl SinkConfig {
@@ -71,7 +77,22 @@ impl SinkConfig {
             site,
             concurrency,
             minimise: minimise_from_vars(var)?,
+            event_id_key: event_id_key_from_vars(var)?,
         })
+    }
+}
+
+/// [`EVENT_ID_KEY_VAR`]: unset or empty is none, shorter than [`MIN_SECRET_BYTES`] an error.
+fn event_id_key_from_vars(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, SinkConfigError> {
+    match var(EVENT_ID_KEY_VAR).filter(|k| !k.is_empty()) {
+        None => Ok(None),
+        Some(k) if k.len() < MIN_SECRET_BYTES => Err(SinkConfigError::Invalid(
+            EVENT_ID_KEY_VAR,
+            format!("shorter than {MIN_SECRET_BYTES} bytes"),
+        )),
+        Some(k) => Ok(Some(Secret(k))),
     }
 }
 
@@ -161,6 +182,15 @@ mod tests {
             err(&[(CONCURRENCY_VAR, "0")]),
             "TALLY_CONCURRENCY: \"0\" is not 1-1000"
         );
+        assert_eq!(
+            err(&[(EVENT_ID_KEY_VAR, "short")]),
+            "TALLY_EVENT_ID_KEY: shorter than 32 bytes"
+        );
+        const KEY: &[(&str, &str)] = &[(EVENT_ID_KEY_VAR, "0123456789abcdef0123456789abcdef")];
+        let key = KEY[0].1;
+        let keyed = SinkConfig::from_vars(&vars(KEY)).expect("valid");
+        assert_eq!(keyed.event_id_key, Some(Secret(key.into())));
+        assert_eq!(ok.event_id_key, None);
         let missing = SinkConfig::from_vars(&|name: &str| {
             (name == STATE_MACHINE_VAR).then(|| "arn".to_owned())
         });

@@ -38,6 +38,12 @@ impl ImportConfig {
         self
     }
 
+    /// This configuration with every event id keyed by `key` (the request id itself when `None`).
+    pub fn keyed(mut self, key: Option<tally_edge::Secret>) -> Self {
+        self.edge.event_id_key = key;
+        self
+    }
+
     /// Local-mode defaults, for `site` (or each line's host when `None`).
     pub fn new(site: Option<String>) -> Self {
         ImportConfig {

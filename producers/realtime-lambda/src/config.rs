@@ -45,7 +45,9 @@ impl RealtimeConfig {
         }
         Ok(RealtimeConfig {
             fields,
-            import: ImportConfig::new(sink.site.clone()).minimised(sink.minimise.clone()),
+            import: ImportConfig::new(sink.site.clone())
+                .minimised(sink.minimise.clone())
+                .keyed(sink.event_id_key.clone()),
             sink,
         })
     }

@@ -53,7 +53,9 @@ impl StandardConfig {
         let sink = SinkConfig::from_vars(&var)?;
         Ok(StandardConfig {
             format,
-            import: ImportConfig::new(sink.site.clone()).minimised(sink.minimise.clone()),
+            import: ImportConfig::new(sink.site.clone())
+                .minimised(sink.minimise.clone())
+                .keyed(sink.event_id_key.clone()),
             sink,
         })
     }
