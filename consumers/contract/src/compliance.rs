@@ -15,7 +15,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -48,30 +47,49 @@ pub struct Claims<'a> {
     pub foreign: &'a [&'a str],
 }
 
+/// The schema's valid page-view examples (`schema/page-view/examples/valid/`), by file name:
+/// built in, so a test binary built elsewhere (another clone sharing the target directory)
+/// never reads a path that was only true where it was compiled. `every_valid_example_is_built_in`
+/// checks the list against the directory.
+const VALID_EXAMPLES: [(&str, &str); 6] = [
+    (
+        "bot.json",
+        include_str!("../../../schema/page-view/examples/valid/bot.json"),
+    ),
+    (
+        "envelope.json",
+        include_str!("../../../schema/page-view/examples/valid/envelope.json"),
+    ),
+    (
+        "full.json",
+        include_str!("../../../schema/page-view/examples/valid/full.json"),
+    ),
+    (
+        "minimal.json",
+        include_str!("../../../schema/page-view/examples/valid/minimal.json"),
+    ),
+    (
+        "non-ascii.json",
+        include_str!("../../../schema/page-view/examples/valid/non-ascii.json"),
+    ),
+    (
+        "same-site-referrer.json",
+        include_str!("../../../schema/page-view/examples/valid/same-site-referrer.json"),
+    ),
+];
+
 /// The valid page-view examples as whole events, by file name, with stable ids.
 pub fn example_events() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/page-view/examples/valid");
-    let mut out: Vec<(String, Value)> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            let text = fs::read_to_string(&p)
-                .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
-            let value: Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut out: Vec<(String, Value)> = VALID_EXAMPLES
+        .iter()
+        .map(|(name, text)| {
+            let value: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             let event = if value.get("detail").is_some() {
                 value
             } else {
-                envelope(&name, "PageView", value)
+                envelope(name, "PageView", value)
             };
-            (name, event)
+            ((*name).to_owned(), event)
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -214,6 +232,42 @@ pub fn check<C: LocalConsumer + Probe>(consumer: Arc<C>, claims: &[Claims<'_>]) 
             violations.is_empty(),
             "{}: wrote an invalid record {record}: {violations:?}",
             declaration.name
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_valid_example_is_built_in() {
+        // The directory of this run's checkout (cargo sets the variable when it runs the test).
+        let root = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
+        let dir = std::path::Path::new(&root).join("../../schema/page-view/examples/valid");
+        let mut on_disk: Vec<(String, String)> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| {
+                let name = p
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                (name, fs::read_to_string(&p).expect("readable"))
+            })
+            .collect();
+        on_disk.sort();
+        let built_in: Vec<(String, String)> = VALID_EXAMPLES
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        assert_eq!(
+            built_in,
+            on_disk,
+            "VALID_EXAMPLES in consumers/contract/src/compliance.rs must list every file of {}",
+            dir.display()
         );
     }
 }
