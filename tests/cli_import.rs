@@ -18,7 +18,7 @@ const COUNTRY: &str = "producers/logs/fixtures/example-cloudfront-log-country.lo
 fn tally(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .output()
         .unwrap()
 }
@@ -56,8 +56,14 @@ fn import_twice_then_replay_into_the_counters() {
         std::fs::File::create(&gz_path).unwrap(),
         flate2::Compression::default(),
     );
-    gz.write_all(&std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(LEGACY)).unwrap())
-        .unwrap();
+    gz.write_all(
+        &std::fs::read(
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join(LEGACY),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     gz.finish().unwrap();
     let gz_s = gz_path.to_str().unwrap();
 

@@ -15,15 +15,18 @@ fn tally(args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
-const DEFINITION: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/state-machines/enrich.asl.json"
-);
+/// The enrichment's definition (the checkout's, found at run time).
+fn definition() -> String {
+    format!(
+        "{}/state-machines/enrich.asl.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    )
+}
 
 fn fixture(name: &str) -> String {
     format!(
         "{}/state-machines/fixtures/example-enrich-input-{name}.json",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     )
 }
 
@@ -32,7 +35,7 @@ fn prints_the_output_and_the_event_put() {
     let (code, out, err) = tally(&[
         "states",
         "run",
-        DEFINITION,
+        &definition(),
         "--input",
         &fixture("full"),
         "--start-time",
@@ -58,7 +61,7 @@ fn a_failed_execution_exits_1_and_shows_the_dead_letter() {
     let (code, out, _) = tally(&[
         "states",
         "run",
-        DEFINITION,
+        &definition(),
         "--input",
         &fixture("incomplete"),
     ]);
@@ -94,7 +97,7 @@ fn an_unsupported_definition_is_refused_naming_the_state_and_feature() {
 fn a_missing_substitution_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let def = tmp.path().join("s.asl.json");
-    let text = fs::read_to_string(DEFINITION).unwrap().replacen(
+    let text = fs::read_to_string(definition()).unwrap().replacen(
         "\"Source\": \"tally\"",
         "\"Source\": \"${Source}\"",
         1,

@@ -87,6 +87,7 @@ fn a_second_writer_is_refused_with_the_holders_pid_and_readers_work_beside_it() 
             "--consumer",
             "counters",
         ],
+        vec!["prune", "--data", data_arg],
     ] {
         let out = tally(&args, dir.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -111,4 +112,27 @@ fn a_second_writer_is_refused_with_the_holders_pid_and_readers_work_beside_it() 
     // Released on exit: the next writer runs.
     let server = Server::start(&data, &[]);
     assert!(server.stop().success());
+    let out = tally(
+        &["prune", "--data", data_arg, "--retention-days", "30"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["archive_objects"], 0,
+        "nothing is 30 days old: {report}"
+    );
+    let zero = tally(
+        &["prune", "--data", data_arg, "--retention-days", "0"],
+        dir.path(),
+    );
+    assert_eq!(
+        zero.status.code(),
+        Some(2),
+        "a retention of 0 days is refused"
+    );
 }

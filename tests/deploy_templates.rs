@@ -16,7 +16,7 @@ use tally_deploy::cost::{self, Prices};
 use tally_deploy::{Options, REGENERATE_COMMAND, Templates, lint, rule_logical_id};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
 
 fn templates() -> Templates {
@@ -749,9 +749,12 @@ fn dry_run_writes_the_files() {
         "grafana/tally.json",
     ] {
         let written = fs::read_to_string(tmp.path().join(f)).unwrap();
-        let committed =
-            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(f))
-                .unwrap();
+        let committed = fs::read_to_string(
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("deploy")
+                .join(f),
+        )
+        .unwrap();
         assert_eq!(written, committed, "{f}");
     }
 }
@@ -760,8 +763,11 @@ fn dry_run_writes_the_files() {
 /// template (alarms aside): what fails there, where it goes, and which alarm fires.
 #[test]
 fn the_failure_table_names_every_resource() {
-    let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/README.md")).unwrap();
+    let readme = fs::read_to_string(
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("deploy/README.md"),
+    )
+    .unwrap();
     let mut named: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in readme.lines().filter(|l| l.starts_with("| ")) {
         let cells: Vec<&str> = line.split(" | ").collect();

@@ -35,7 +35,8 @@ const NOW: &str = "2026-11-29T06:40:19.123Z";
 static BUILD: Mutex<()> = Mutex::new(());
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .to_path_buf()
 }
 
 fn venv_python() -> PathBuf {

@@ -110,7 +110,10 @@ async fn wait_for(sqs: &aws_sdk_sqs::Client, url: &str, at_least: u64) -> u64 {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+    let path = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join(format!(
         "state-machines/fixtures/example-enrich-input-{name}.json"
     ));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -11,7 +11,11 @@ use std::process::Command;
 use serde_json::Value;
 use serve_support::{CHROME_LINUX, Server};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The checkout, found at run time: a test binary built in another clone sharing the target
+/// directory must not read that clone's files.
+static ROOT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+});
 
 /// The resource types that keep data (the code of a function included: its package and
 /// environment are kept too).
@@ -30,7 +34,7 @@ const STORES: [&str; 11] = [
 ];
 
 fn privacy() -> String {
-    std::fs::read_to_string(Path::new(ROOT).join("PRIVACY.md")).expect("PRIVACY.md")
+    std::fs::read_to_string(Path::new(&*ROOT).join("PRIVACY.md")).expect("PRIVACY.md")
 }
 
 /// The first cell of every table row (`| `NAME` | …`): the stores the document describes.
@@ -143,7 +147,7 @@ fn every_store_of_a_data_directory_is_in_privacy_md() {
 
 /// `(template, logical id)` of every resource that keeps data.
 fn cloud_stores() -> Vec<(String, String)> {
-    let dir = Path::new(ROOT).join("deploy/templates");
+    let dir = Path::new(&*ROOT).join("deploy/templates");
     let mut templates: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

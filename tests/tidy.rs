@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The checkout, found at run time: a test binary built in another clone sharing the target
+/// directory must not read that clone's files.
+static ROOT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+});
 
 /// A workspace member: its package name, directory and normal (not dev) dependencies.
 #[derive(Debug)]
@@ -19,7 +23,7 @@ fn read(path: &Path) -> String {
 }
 
 fn members() -> Vec<Member> {
-    let root: toml_edit::DocumentMut = read(&Path::new(ROOT).join("Cargo.toml"))
+    let root: toml_edit::DocumentMut = read(&Path::new(&*ROOT).join("Cargo.toml"))
         .parse()
         .expect("root Cargo.toml");
     let dirs = root["workspace"]["members"]
@@ -27,7 +31,7 @@ fn members() -> Vec<Member> {
         .expect("workspace.members");
     dirs.iter()
         .map(|d| {
-            let dir = Path::new(ROOT).join(d.as_str().expect("member path"));
+            let dir = Path::new(&*ROOT).join(d.as_str().expect("member path"));
             let manifest: toml_edit::DocumentMut = read(&dir.join("Cargo.toml"))
                 .parse()
                 .expect("member Cargo.toml");
@@ -54,7 +58,7 @@ fn table_keys(item: Option<&toml_edit::Item>) -> Vec<String> {
 
 /// The sentence of ARCHITECTURE.md that starts with `start`, whole (it must be there).
 fn invariant(start: &str) -> String {
-    let text = read(&Path::new(ROOT).join("ARCHITECTURE.md")).replace("\n  ", " ");
+    let text = read(&Path::new(&*ROOT).join("ARCHITECTURE.md")).replace("\n  ", " ");
     let at = text.find(start).unwrap_or_else(|| {
         panic!("ARCHITECTURE.md no longer says {start:?}: update tests/tidy.rs")
     });
@@ -172,7 +176,7 @@ fn no_consumer_knows_another_consumer_or_a_producer() {
     let sentence = invariant("No consumer knows another consumer or a producer");
     let members = members();
     let names = by_name(&members);
-    let under = |m: &Member, dir: &str| m.dir.starts_with(Path::new(ROOT).join(dir));
+    let under = |m: &Member, dir: &str| m.dir.starts_with(Path::new(&*ROOT).join(dir));
     for m in members
         .iter()
         .filter(|m| under(m, "consumers") && m.name != "tally-consumer")
@@ -194,12 +198,12 @@ fn no_consumer_knows_another_consumer_or_a_producer() {
 #[test]
 fn the_consumer_list_is_the_only_one() {
     let sentence = invariant("No consumer is listed twice or anywhere but `CONSUMERS`");
-    let list = Path::new(ROOT).join("src/local/consumers.rs");
+    let list = Path::new(&*ROOT).join("src/local/consumers.rs");
     // `tally new consumer` writes the line into the list.
-    let generator = Path::new(ROOT).join("src/cmd/new.rs");
+    let generator = Path::new(&*ROOT).join("src/cmd/new.rs");
     let mut listed = Vec::new();
     for dir in ["src", "deploy/src", "bus/src"] {
-        for (path, code) in sources(&Path::new(ROOT).join(dir)) {
+        for (path, code) in sources(&Path::new(&*ROOT).join(dir)) {
             if path != list && path != generator && code.contains("::CONSUMER") {
                 listed.push(path);
             }
@@ -226,7 +230,7 @@ fn the_consumer_list_is_the_only_one() {
 
 #[test]
 fn the_pure_crates_do_no_io() {
-    let root = Path::new(ROOT);
+    let root = Path::new(&*ROOT);
     assert_no_io(
         &root.join("schema/src"),
         &[],
@@ -251,9 +255,9 @@ fn the_pure_crates_do_no_io() {
 
 #[test]
 fn every_member_has_a_code_map_entry() {
-    let map = read(&Path::new(ROOT).join("ARCHITECTURE.md"));
+    let map = read(&Path::new(&*ROOT).join("ARCHITECTURE.md"));
     for m in members() {
-        let dir = m.dir.strip_prefix(ROOT).expect("inside the workspace");
+        let dir = m.dir.strip_prefix(&*ROOT).expect("inside the workspace");
         // `### `DIR/` — …`: the member's folder, or one holding it (`state-machines/`).
         let entry = map
             .lines()

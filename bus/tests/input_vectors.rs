@@ -14,7 +14,9 @@ use tally_bus::local::input::{
 };
 
 fn load() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/input_vectors/transform.json");
+    let path =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("tests/input_vectors/transform.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

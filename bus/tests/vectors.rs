@@ -33,7 +33,9 @@ struct InvalidVector {
 }
 
 fn vector_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("tests/vectors");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -81,7 +83,9 @@ fn match_vectors() {
 
 #[test]
 fn invalid_vectors() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/invalid.json");
+    let file =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/invalid.json");
     let mut failures = Vec::new();
     let vectors = load::<InvalidVector>(&file);
     assert!(!vectors.is_empty());

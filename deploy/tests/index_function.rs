@@ -3,12 +3,13 @@
 //! with an extension left alone. Skipped, saying so, where no `node` is installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn the_index_rewrite_serves_directories_and_redirects_bare_ones() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let node = std::env::var("TALLY_NODE").unwrap_or_else(|_| "node".into());
     let out = match Command::new(&node)
         .arg(dir.join("tests/index_function.js"))

@@ -10,7 +10,12 @@ use tally_consumer::{Declaration, Retry, RuleDeclaration, TargetKind};
 use tally_deploy::{ArchiveSpec, DeployError, Options, Sources, lint, render, rule_logical_id};
 
 fn read(path: &str) -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
+    fs::read_to_string(
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path),
+    )
+    .unwrap()
 }
 
 fn rule(name: &str, target: TargetKind) -> RuleDeclaration {

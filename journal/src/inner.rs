@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use crate::acks::Acks;
 use crate::frame::{self, HEADER, MAX_RECORD, Read};
@@ -291,6 +292,39 @@ impl Core {
         Ok(())
     }
 
+    /// Retention: acknowledges every record of the oldest segments last written before
+    /// `cutoff` (a run from the oldest, so the position moves over them), which deletes them;
+    /// the writer's segment is rolled first when it is that old. Returns how many records
+    /// expired. The reader skips them too.
+    pub(crate) fn expire_before(&self, cutoff: SystemTime) -> Result<u64, JournalError> {
+        let dir = &self.config.dir;
+        {
+            let mut w = lock(&self.writer);
+            if w.next > w.base && modified(&segment::path(dir, w.base))? < cutoff {
+                self.roll(&mut w)?;
+            }
+        }
+        let bases: Vec<u64> = lock(&self.segments).iter().copied().collect();
+        let mut end = None;
+        for pair in bases.windows(2) {
+            if modified(&segment::path(dir, pair[0]))? >= cutoff {
+                break;
+            }
+            end = Some(pair[1]);
+        }
+        let start = lock(&self.acks).position();
+        let Some(end) = end.filter(|&end| end > start) else {
+            return Ok(0);
+        };
+        let mut reader = lock(&self.reader);
+        self.ack_range(start..end)?;
+        if reader.next < end {
+            let segments = lock(&self.segments).clone();
+            *reader = Self::reader_at(dir, &segments, end)?;
+        }
+        Ok(end - start)
+    }
+
     /// Fsyncs every segment appended to and writes and fsyncs the position, now.
     pub(crate) fn sync(&self) -> Result<(), JournalError> {
         let dir = &self.config.dir;
@@ -445,6 +479,13 @@ impl Core {
 fn known_is_stale(r: &Reader, known: u64, path: &Path) -> Result<bool, JournalError> {
     let now = r.file.metadata().map_err(io_err("read", path))?;
     Ok(now.len() > known)
+}
+
+/// When the file at `path` was last written.
+fn modified(path: &Path) -> Result<SystemTime, JournalError> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(io_err("read", path))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -112,6 +112,15 @@ impl Journal {
         self.core.ack_range(seqs)
     }
 
+    /// Retention: the records of every segment last written before `cutoff` (from the oldest,
+    /// stopping at the first newer one) are acknowledged and their segments deleted, unread or
+    /// not; the segment being written is closed first when it is that old. Returns how many
+    /// records expired. Whole segments go: a record may outlive `cutoff` while a newer record
+    /// shares its segment.
+    pub fn expire_before(&self, cutoff: std::time::SystemTime) -> Result<u64, JournalError> {
+        self.core.expire_before(cutoff)
+    }
+
     /// Fsyncs every segment appended to, and writes and fsyncs the position, now.
     pub fn sync(&self) -> Result<(), JournalError> {
         self.core.sync()

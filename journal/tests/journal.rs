@@ -470,3 +470,58 @@ fn a_lock_released_here_is_not_kept_by_a_child_another_thread_starts() {
     stop.store(true, Ordering::Relaxed);
     spawner.join().unwrap();
 }
+
+/// Sets the last-written time of every segment in `dir` whose base is below `below` to `at`.
+fn age_segments(dir: &Path, below: u64, at: std::time::SystemTime) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let base = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if base.is_some_and(|b| b < below) {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            file.set_modified(at).unwrap();
+        }
+    }
+}
+
+#[test]
+fn retention_expires_the_segments_last_written_before_the_cutoff() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = JournalConfig::new(dir.path(), Durability::PageCache);
+    config.segment_bytes = 64;
+    let (journal, _) = Journal::open(config.clone()).unwrap();
+    for n in 0..10 {
+        journal.append(format!("view-{n:02}").as_bytes()).unwrap(); // 4 + 4 + 2 records
+    }
+    let (week_ago, day_ago) = (
+        SystemTime::now() - Duration::from_secs(7 * 86_400),
+        SystemTime::now() - Duration::from_secs(86_400),
+    );
+    // The first two segments are a week old; the writer's is new.
+    age_segments(dir.path(), 8, week_ago);
+    assert_eq!(journal.expire_before(day_ago).unwrap(), 8);
+    assert_eq!(journal.unacknowledged(), 2);
+    assert_eq!(payloads(&journal.read(10).unwrap()), ["view-08", "view-09"]);
+    assert_eq!(
+        journal.expire_before(day_ago).unwrap(),
+        0,
+        "nothing else is old"
+    );
+    // Now the writer's segment is old too: it is closed, and its records expire.
+    age_segments(dir.path(), u64::MAX, week_ago);
+    assert_eq!(journal.expire_before(day_ago).unwrap(), 2);
+    assert_eq!(journal.unacknowledged(), 0);
+    assert!(journal.read(10).unwrap().is_empty());
+    journal.append(b"view-10").unwrap();
+    drop(journal);
+    let (journal, opened) = Journal::open(config).unwrap();
+    assert_eq!(opened.pending, 1, "only the new record is left");
+    assert_eq!(payloads(&journal.read(10).unwrap()), ["view-10"]);
+}

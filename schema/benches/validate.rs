@@ -11,7 +11,9 @@ use serde_json::Value;
 use tally_schema::validate::PageViewValidator;
 
 fn examples() -> Vec<Value> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("page-view/examples/valid");
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("page-view/examples/valid");
     let mut paths: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -12,9 +12,10 @@ use tally_schema::validate::{Compiled, PageViewValidator};
 use tally_schema::{Envelope, PageView, SchemaVer};
 
 fn examples(kind: &str) -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("page-view/examples")
-        .join(kind);
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("page-view/examples")
+            .join(kind);
     let mut out: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -11,6 +11,7 @@ pub mod failed;
 pub mod import;
 pub mod minimise;
 pub mod new;
+pub mod prune;
 pub mod query;
 pub mod replay;
 pub mod rules;
@@ -66,6 +67,8 @@ pub enum Command {
     /// The local archive: compaction.
     #[command(subcommand)]
     Archive(archive::ArchiveCommand),
+    /// Delete what is older than the retention from the local data directory.
+    Prune(prune::PruneArgs),
     /// Failed page views (PageView.Failed events) kept in the local data directory.
     #[command(subcommand)]
     Failed(failed::FailedCommand),
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Archive(cmd) => archive::run(cmd),
+        Command::Prune(args) => prune::run(args),
         Command::Failed(cmd) => failed::run(cmd),
         Command::Status(args) => status::run(args),
         Command::New(cmd) => new::run(cmd),

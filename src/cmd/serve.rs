@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::cmd::minimise::MinimiseArgs;
+use crate::local::prune::DEFAULT_RETENTION_DAYS;
 use crate::serve::{self, ServeConfig};
 
 /// `tally serve [SITE_DIR] [--data DIR] [--addr ADDR] [--no-pipeline] [--trust-proxy]`
@@ -61,6 +62,10 @@ pub struct ServeArgs {
     /// Open connections, at most; beyond, new connections are closed at once.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Days kept: on start, older page views go from the archive, the counters' day counts,
+    /// the dead letters and the failed events (as `tally prune`).
+    #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+    retention_days: u32,
     /// What every page view leaves out or coarsens.
     #[command(flatten)]
     minimise: MinimiseArgs,
@@ -83,6 +88,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
     config.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.minimise = args.minimise.minimise();
+    config.retention_days = args.retention_days;
     serve::run(config)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ mod checkpoint;
 mod consumers;
 pub mod import;
 mod pipeline;
+pub mod prune;
 mod put_events;
 pub mod replay;
 mod salts;

@@ -52,6 +52,8 @@ pub struct ServeConfig {
     pub drain_timeout: Duration,
     /// What every page view leaves out or coarsens (`--drop`, `--time-precision`).
     pub minimise: tally_edge::Minimise,
+    /// Days kept: what is older is pruned on start (`--retention-days`, `tally prune`).
+    pub retention_days: u32,
 }
 
 impl ServeConfig {
@@ -77,6 +79,7 @@ impl ServeConfig {
             connection_timeout: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(10),
             minimise: tally_edge::Minimise::default(),
+            retention_days: crate::local::prune::DEFAULT_RETENTION_DAYS,
         }
     }
 

@@ -101,6 +101,9 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (local_pipeline, pipeline) = if config.no_pipeline {
         (None, None)
     } else {
+        let _lock = data.lock()?;
+        let pruned = crate::local::prune::prune(&data, config.retention_days, Utc::now())?;
+        tracing::info!(?pruned, "pruned what is past the retention");
         let (data, workers) = (data.clone(), config.workers);
         let yield_to_server = config.pipeline_nice > 0;
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {

@@ -103,8 +103,10 @@ pub async fn rule_to_queue(
 /// Creates `state-machines/enrich.asl.json` in moto as an Express state machine named `name`,
 /// putting onto the bus `bus`; returns its ARN.
 pub async fn create_enrich_machine(sfn: &aws_sdk_sfn::Client, name: &str, bus: &str) -> String {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/enrich.asl.json");
+    let path = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("state-machines/enrich.asl.json");
     let definition = std::fs::read_to_string(path)
         .unwrap()
         .replace("${EventBusName}", bus);

@@ -24,12 +24,14 @@ mod compact;
 mod consumer;
 mod layout;
 mod legacy;
+mod prune;
 mod read;
 mod writer;
 
 pub use compact::{COMPACT_DIR, CompactOptions, CompactReport, compact_day};
 pub use consumer::{ArchiveConsumer, CONSUMER, LOCAL_DIR};
 pub use layout::{Layout, ObjectKey};
+pub use prune::prune_before;
 pub use read::{ArchiveObject, event_time, list_objects, objects_for_days, read_in_event_order};
 pub use writer::{
     Appended, Archive, ArchiveConfig, ArchiveError, BUFFER_SYNC, Recovery, read_object,

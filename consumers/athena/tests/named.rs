@@ -329,7 +329,10 @@ fn bad_dates_and_missing_archives_are_clear_errors() {
 
 #[test]
 fn every_query_file_is_a_named_query() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let dir = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("queries");
     let files: HashSet<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {

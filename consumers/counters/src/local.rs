@@ -228,6 +228,22 @@ impl LocalCounters {
         Ok(removed)
     }
 
+    /// Removes the day counts of the UTC days before `first_kept` (retention); returns how many
+    /// it removed. Dedupe records, markers and minutes keep their own expiry
+    /// ([`LocalCounters::purge_expired`]).
+    pub fn prune_days_before(&self, first_kept: NaiveDate) -> Result<u64, CountersError> {
+        let first = day_key(first_kept);
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut counters = txn.open_table(COUNTERS)?;
+            let before = counters.len()?;
+            counters.retain(|(_, _, day, _), _| day >= first.as_str())?;
+            before - counters.len()?
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
     /// The `n` largest values of `dimension` for `site`, summed over the UTC days `from..=to`:
     /// largest count first, ties by value.
     pub fn top(

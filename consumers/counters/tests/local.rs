@@ -155,9 +155,9 @@ fn counting_matches_independent_expectations() {
 #[test]
 fn plan_of_examples() {
     let full: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../schema/page-view/examples/valid/full.json"
+        &std::fs::read_to_string(format!(
+            "{}/../../schema/page-view/examples/valid/full.json",
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
         ))
         .unwrap(),
     )
@@ -414,4 +414,38 @@ fn relaxed_sync_persists_at_flush() {
     let store = LocalCounters::open(&path).unwrap();
     assert_eq!(before, store.snapshot());
     assert_eq!(counters_map(&store), support::expected(&details));
+}
+
+#[test]
+fn retention_removes_the_day_counts_of_days_before_the_first_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalCounters::open(dir.path().join("c.redb")).unwrap();
+    let base = json!({
+        "schema_version": "1-0-0", "site": "www.example.com", "path": "/",
+        "received_at": "2026-11-29T12:00:00Z", "device": "desktop", "os": "linux",
+        "browser": "firefox", "is_bot": false, "referrer_same_site": false,
+    });
+    for (i, day) in ["2026-11-26", "2026-11-27", "2026-11-28"]
+        .iter()
+        .enumerate()
+    {
+        let mut d = base.clone();
+        d["event_id"] = json!(format!("day-{i}"));
+        d["occurred_at"] = json!(format!("{day}T10:00:00Z"));
+        store
+            .apply_at(&CountedView::from_detail(&d).unwrap(), now())
+            .unwrap();
+    }
+    let days = |store: &LocalCounters| -> std::collections::BTreeSet<String> {
+        counters_map(store)
+            .into_keys()
+            .map(|(_, _, day, _)| day)
+            .collect()
+    };
+    assert_eq!(days(&store).len(), 3);
+    let first_kept = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    let removed = store.prune_days_before(first_kept).unwrap();
+    assert!(removed > 0);
+    assert_eq!(days(&store), ["2026-11-28".to_owned()].into());
+    assert_eq!(store.prune_days_before(first_kept).unwrap(), 0);
 }

@@ -10,7 +10,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tally_edge::{CloudFrontEvent, Decision, EdgeConfig, Secret, decide, parse_event};
 
 fn fixtures() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("fixtures");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -133,8 +133,10 @@ async fn records_become_exactly_their_page_views_on_the_bus() {
         .await
         .unwrap();
     let definition = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../state-machines/enrich.asl.json"),
+        std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../state-machines/enrich.asl.json"),
     )
     .unwrap()
     .replace("${EventBusName}", &bus);

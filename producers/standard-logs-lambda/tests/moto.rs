@@ -123,8 +123,10 @@ async fn pipeline(aws: &SdkConfig, bus: &str) -> (String, String) {
         .await
         .unwrap();
     let definition = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../state-machines/enrich.asl.json"),
+        std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../state-machines/enrich.asl.json"),
     )
     .unwrap()
     .replace("${EventBusName}", bus);

@@ -13,7 +13,7 @@ use super::{ImportReport, import_cloudfront_logs};
 use crate::local::DataDir;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .join("producers/logs/fixtures")
         .join(name)
 }

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tally_states::{Definition, ExecutionContext, RealSleeper, TaskContext, TaskError};
 
 fn bench(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("..");
     let text = std::fs::read_to_string(dir.join("enrich.asl.json")).unwrap();
     let subst = BTreeMap::from([("EventBusName".to_owned(), "tally".to_owned())]);
     let def =

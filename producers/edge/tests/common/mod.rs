@@ -8,7 +8,7 @@ use tally_edge::EdgeConfig;
 
 /// The crate's directory.
 pub fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
 
 /// Every fixture, as (variant, path), sorted by variant.

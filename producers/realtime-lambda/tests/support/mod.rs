@@ -10,9 +10,11 @@ use tally_realtime_lambda::{CallError, Enrichment, FailureSink, RealtimeConfig, 
 
 /// The fixture `example-kinesis-realtime-logs-<variant>.json`, as text.
 pub fn fixture_text(variant: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "fixtures/example-kinesis-realtime-logs-{variant}.json"
-    ));
+    let path =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join(format!(
+                "fixtures/example-kinesis-realtime-logs-{variant}.json"
+            ));
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -24,7 +26,8 @@ pub fn fixture(variant: &str) -> KinesisEvent {
 /// The field list the fixtures were written with.
 pub fn fields() -> String {
     std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/realtime-fields.txt"),
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("fixtures/realtime-fields.txt"),
     )
     .unwrap()
     .trim()

@@ -13,8 +13,9 @@ use tally_standard_logs_lambda::{
 
 /// The fixture `example-s3-object-created-<variant>.json`, as text.
 pub fn fixture_text(variant: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("fixtures/example-s3-object-created-{variant}.json"));
+    let path =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join(format!("fixtures/example-s3-object-created-{variant}.json"));
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -31,7 +32,9 @@ pub fn key(event: &S3Event) -> String {
 
 /// The log object each fixture announces: the legacy log gzipped, the v2 JSON log as is.
 pub fn object_for(variant: &str) -> Vec<u8> {
-    let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../logs/fixtures");
+    let logs =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../logs/fixtures");
     match variant {
         "standard-log" => {
             let text = std::fs::read(logs.join("example-cloudfront-log-legacy.log")).unwrap();
