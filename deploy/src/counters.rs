@@ -22,6 +22,9 @@ pub(crate) const DEAD_LETTERS: &str = "CountersDeadLetterQueue";
 pub(crate) const TABLE: &str = "CountersTable";
 /// The environment variable the counters' Lambda reads its table name from.
 const TABLE_ENV: &str = "TALLY_COUNTERS_TABLE";
+/// The environment variable the counters' Lambda reads the retention from: day counters expire
+/// (DynamoDB's TTL) `RetentionDays` after their day.
+const RETENTION_ENV: &str = "TALLY_RETENTION_DAYS";
 
 /// The function's timeout, seconds.
 const TIMEOUT_S: u32 = 30;
@@ -144,7 +147,7 @@ fn function() -> Value {
             "Timeout": TIMEOUT_S,
             "Role": get_att("CountersRole", "Arn"),
             "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "CountersCodeKey"}},
-            "Environment": {"Variables": {TABLE_ENV: {"Ref": TABLE}}},
+            "Environment": {"Variables": {TABLE_ENV: {"Ref": TABLE}, RETENTION_ENV: {"Ref": "RetentionDays"}}},
             "LoggingConfig": {"LogGroup": {"Ref": "CountersLogGroup"}, "LogFormat": "JSON"}
         }
     })

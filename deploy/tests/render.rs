@@ -198,7 +198,7 @@ fn the_firehose_lint_rejects_a_stream_without_newlines_or_buffering() {
 }
 
 #[test]
-fn the_retention_parameter_drives_the_lifecycle_and_the_bus_archive() {
+fn the_retention_parameter_drives_the_lifecycle_the_bus_archive_and_the_counters() {
     let t = render(
         &sources(vec![]),
         &Options {
@@ -217,6 +217,11 @@ fn the_retention_parameter_drives_the_lifecycle_and_the_bus_archive() {
     );
     assert_eq!(
         t.pipeline["Resources"]["EventBusArchive"]["Properties"]["RetentionDays"],
+        json!({"Ref": "RetentionDays"})
+    );
+    // The counters' day counts expire with it (the function sets the TTL from it).
+    assert_eq!(
+        t.pipeline["Resources"]["CountersFunction"]["Properties"]["Environment"]["Variables"]["TALLY_RETENTION_DAYS"],
         json!({"Ref": "RetentionDays"})
     );
 }

@@ -107,6 +107,12 @@ pub mod retention {
         end + Duration::days(DEDUPE_DAYS)
     }
 
+    /// When the counter of `day` expires under a retention of `days`: `days` after the day
+    /// ends, as `tally prune` removes a day's counts locally.
+    pub fn day_expiry(day: NaiveDate, days: u32) -> DateTime<Utc> {
+        day.and_time(NaiveTime::MIN).and_utc() + Duration::days(1 + i64::from(days))
+    }
+
     /// When the counter of `minute` expires.
     pub fn minute_expiry(minute: DateTime<Utc>) -> DateTime<Utc> {
         minute + Duration::hours(MINUTE_HOURS)

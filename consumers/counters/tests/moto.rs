@@ -330,3 +330,43 @@ async fn visitors_and_expiry() {
     assert!(matches!(handled.outcomes[3].1, Ok(Applied::Counted { .. })));
     assert_eq!(total(Dimension::Views).await, 4);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn under_a_retention_day_counters_carry_their_expiry() {
+    let store = store().await.with_retention_days(Some(30));
+    let client = {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(moto_endpoint())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await;
+        Client::new(&config)
+    };
+    let detail = json!({
+        "event_id": "r-1", "schema_version": "1-0-0", "site": "www.example.com", "path": "/",
+        "occurred_at": "2026-11-29T08:00:00.000Z", "received_at": "2026-11-29T08:00:00.000Z",
+        "device": "desktop", "os": "linux", "browser": "firefox", "is_bot": false,
+        "referrer_same_site": false,
+    });
+    let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+    store
+        .apply(&CountedView::from_detail(&detail).unwrap(), now)
+        .await
+        .unwrap();
+    let expiry: DateTime<Utc> = "2026-12-30T00:00:00Z".parse().unwrap();
+    let days: Vec<_> = scan(&store, &client)
+        .await
+        .into_iter()
+        .filter(|i| text(i, "pk").starts_with("D#"))
+        .collect();
+    assert!(!days.is_empty());
+    for item in days {
+        assert_eq!(
+            number(&item, "expires_at"),
+            expiry.timestamp() as u64,
+            "{}",
+            text(&item, "pk")
+        );
+    }
+}

@@ -90,7 +90,7 @@ impl DynamoCounters {
         let mut present: BTreeSet<Key> = BTreeSet::new();
         let mut conflicts = 0;
         while !live.is_empty() {
-            let sums = Sums::of(plans, &live, &present);
+            let sums = Sums::of(plans, &live, &present, self.retention_days);
             let reasons = match self.send(&sums, now).await {
                 Ok(Ok(())) => {
                     for &i in &live {

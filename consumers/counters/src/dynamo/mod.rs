@@ -9,7 +9,7 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! | --- | --- | --- | --- |
-//! | day counter | `D#{site}#{YYYY-MM-DD}#{dimension}` | the value (see [`sort_key`]) | `n` (N); `v` (S), the whole value, when `sk` had to be shortened |
+//! | day counter | `D#{site}#{YYYY-MM-DD}#{dimension}` | the value (see [`sort_key`]) | `n` (N); `v` (S), the whole value, when `sk` had to be shortened; `expires_at` (end of day + the retention, when `TALLY_RETENTION_DAYS` is set) |
 //! | minute counter | `M#{site}` | `YYYY-MM-DDTHH:MM` (UTC) | `n` (N), `expires_at` (minute + 48 h) |
 //! | dedupe record | `E#{event_id}` | `-` | `expires_at` (applied + 7 days) |
 //! | visitor marker | `V#{site}#{YYYY-MM-DD}` | the visitor hash | `expires_at` (end of day + 7 days) |
@@ -36,6 +36,10 @@ pub use handler::{Handled, handle};
 /// The environment variable that names the table, read by [`DynamoCounters::from_env`].
 pub const TABLE_ENV: &str = "TALLY_COUNTERS_TABLE";
 
+/// The environment variable that holds the retention in days (the pipeline's `RetentionDays`):
+/// day counters expire that long after their day; unset or empty, they are kept.
+pub const RETENTION_ENV: &str = "TALLY_RETENTION_DAYS";
+
 /// The TTL attribute.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
@@ -51,6 +55,8 @@ pub(crate) const NEW_OR_EXPIRED: &str = "attribute_not_exists(pk) OR expires_at 
 pub struct DynamoCounters {
     client: Client,
     table: String,
+    /// Days a day counter is kept after its day, when set.
+    retention_days: Option<u32>,
 }
 
 /// The sort key of a day counter's value: the value itself when it fits DynamoDB's 1,024 bytes,
@@ -109,7 +115,14 @@ impl DynamoCounters {
         DynamoCounters {
             client,
             table: table.into(),
+            retention_days: None,
         }
+    }
+
+    /// This store with day counters expiring `days` after their day ([`crate::retention::day_expiry`]).
+    pub fn with_retention_days(mut self, days: Option<u32>) -> Self {
+        self.retention_days = days;
+        self
     }
 
     /// The Lambda's store: the table named by `TALLY_COUNTERS_TABLE`, the SDK's default
@@ -119,8 +132,14 @@ impl DynamoCounters {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| CountersError::Config(format!("{TABLE_ENV} is not set")))?;
+        let retention = match std::env::var(RETENTION_ENV).ok().filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => Some(d.parse::<u32>().ok().filter(|d| *d > 0).ok_or_else(|| {
+                CountersError::Config(format!("{RETENTION_ENV}: {d:?} is not a number of days"))
+            })?),
+        };
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(DynamoCounters::new(Client::new(&config), table))
+        Ok(DynamoCounters::new(Client::new(&config), table).with_retention_days(retention))
     }
 
     /// The table's name.

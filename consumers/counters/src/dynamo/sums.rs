@@ -25,7 +25,7 @@ pub(crate) struct Add {
     pub n: i64,
     /// The whole value, when the sort key had to be shortened (`v`).
     pub whole: Option<String>,
-    /// The TTL to set (minute counters).
+    /// The TTL to set (minute counters; day counters under a retention).
     pub expires_at: Option<i64>,
 }
 
@@ -39,13 +39,24 @@ pub(crate) struct Sums {
     pub markers: BTreeMap<Key, (usize, i64)>,
     /// Counter increments, summed per item.
     pub counters: BTreeMap<Key, Add>,
+    /// Days a day counter is kept after its day.
+    pub retention_days: Option<u32>,
 }
 
 impl Sums {
     /// The items of the events `live` (indices into `plans`), leaving out the markers in
-    /// `present` (their visitor was counted already).
-    pub(crate) fn of(plans: &[Plan], live: &[usize], present: &BTreeSet<Key>) -> Sums {
-        let mut sums = Sums::default();
+    /// `present` (their visitor was counted already); day counters expire `retention_days`
+    /// after their day when set.
+    pub(crate) fn of(
+        plans: &[Plan],
+        live: &[usize],
+        present: &BTreeSet<Key>,
+        retention_days: Option<u32>,
+    ) -> Sums {
+        let mut sums = Sums {
+            retention_days,
+            ..Sums::default()
+        };
         for &i in live {
             let plan = &plans[i];
             sums.dedupe.push((i, plan.event_id.clone()));
@@ -81,12 +92,15 @@ impl Sums {
         let sk = sort_key(value);
         let whole = (sk != value).then(|| value.to_owned());
         let key = (day_pk(&plan.site, plan.day, dimension), sk);
+        let expires_at = self
+            .retention_days
+            .map(|days| retention::day_expiry(plan.day, days).timestamp());
         self.counters
             .entry(key)
             .or_insert(Add {
                 n: 0,
                 whole,
-                expires_at: None,
+                expires_at,
             })
             .n += 1;
     }
@@ -121,7 +135,7 @@ pub(crate) fn groups(plans: &[Plan], distinct: &[usize]) -> Vec<Vec<usize>> {
     let mut current: Vec<usize> = Vec::new();
     for &i in distinct {
         current.push(i);
-        if current.len() > 1 && Sums::of(plans, &current, &none).items() > MAX_ITEMS {
+        if current.len() > 1 && Sums::of(plans, &current, &none, None).items() > MAX_ITEMS {
             current.pop();
             out.push(std::mem::replace(&mut current, vec![i]));
         }
@@ -154,7 +168,7 @@ mod tests {
             plan("b", "/", "v1"),
             plan("c", "/x", "v2"),
         ];
-        let sums = Sums::of(&plans, &[0, 1, 2], &BTreeSet::new());
+        let sums = Sums::of(&plans, &[0, 1, 2], &BTreeSet::new(), None);
         let views = (
             day_pk("www.example.com", plans[0].day, Dimension::Views),
             TOTAL.to_owned(),
@@ -172,9 +186,31 @@ mod tests {
         assert!(sums.counters[&minute].expires_at.is_some());
         // A marker known present adds no visitor.
         let present = BTreeSet::from([marker_key(&plans[0], "v1")]);
-        let sums = Sums::of(&plans, &[0, 1, 2], &present);
+        let sums = Sums::of(&plans, &[0, 1, 2], &present, None);
         assert_eq!(sums.counters[&visitors].n, 1);
         assert_eq!(sums.items(), 3 + 1 + sums.counters.len());
+    }
+
+    #[test]
+    fn under_a_retention_day_counters_expire_after_their_day() {
+        let plans = vec![plan("a", "/", "v1")];
+        let views = (
+            day_pk("www.example.com", plans[0].day, Dimension::Views),
+            TOTAL.to_owned(),
+        );
+        let kept = Sums::of(&plans, &[0], &BTreeSet::new(), None);
+        assert_eq!(kept.counters[&views].expires_at, None);
+        let sums = Sums::of(&plans, &[0], &BTreeSet::new(), Some(30));
+        let end_of_day: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().expect("a time");
+        assert_eq!(
+            sums.counters[&views].expires_at,
+            Some((end_of_day + chrono::Duration::days(30)).timestamp())
+        );
+        let minute = (minute_pk("www.example.com"), "2026-11-29T08:00".to_owned());
+        assert_eq!(
+            sums.counters[&minute].expires_at, kept.counters[&minute].expires_at,
+            "minutes keep their own expiry"
+        );
     }
 
     #[test]
@@ -187,7 +223,7 @@ mod tests {
         assert!(groups.len() > 1, "{groups:?}");
         let none = BTreeSet::new();
         for g in &groups {
-            assert!(Sums::of(&plans, g, &none).items() <= MAX_ITEMS);
+            assert!(Sums::of(&plans, g, &none, None).items() <= MAX_ITEMS);
         }
         assert_eq!(groups.concat(), all, "every event once, in order");
     }
