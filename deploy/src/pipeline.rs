@@ -371,6 +371,7 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
     archive(sources, &mut resources);
     athena(sources, &mut resources)?;
     counters::add(&mut resources);
+    resources.insert(SALTS_TABLE.into(), salts_table());
     registry(sources, &mut resources);
     rules::add(
         &sources.declarations,
@@ -399,8 +400,28 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
             "AthenaWorkGroup": {"Value": {"Ref": "AthenaWorkGroup"}},
             "GlueDatabase": {"Value": {"Ref": "GlueDatabase"}},
             "CountersTableName": {"Value": {"Ref": counters::TABLE}},
+            "SaltsTableName": {"Description": "the visitor hash's daily salts the log producers share", "Value": {"Ref": SALTS_TABLE}},
             "AlarmTopicArn": {"Description": "the topic every alarm notifies (the producer stacks' too)", "Value": {"Ref": alarms::TOPIC}},
             "LastResortQueueUrl": {"Description": "page views whose dead letter the bus refused", "Value": {"Ref": LAST_RESORT}}
         }
     }))
+}
+
+/// The visitor hash's daily salts, shared by the log producers (`tally_lambda_sink::salts`).
+pub(crate) const SALTS_TABLE: &str = "SaltsTable";
+
+/// One item a day, `pk` = `salt#YYYY-MM-DD`; a producer deletes the days before yesterday, and
+/// the TTL (`expires_at`, 48 hours after the day began) catches what it missed. No backups: a
+/// restorable salt would outlive its window.
+fn salts_table() -> Value {
+    json!({
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": true},
+            "SSESpecification": {"SSEEnabled": true}
+        }
+    })
 }

@@ -159,6 +159,7 @@ impl Plan<'_> {
             .await?;
         let arn = Self::output(&pipeline, "StateMachineArn")?;
         let topic = Self::output(&pipeline, "AlarmTopicArn")?;
+        let salts = Self::output(&pipeline, "SaltsTableName")?;
         outputs.extend(pipeline);
         let [drop, precision] = self.minimise();
         for producer in self.producers.iter().copied() {
@@ -179,6 +180,7 @@ impl Plan<'_> {
                         drop.clone(),
                         precision.clone(),
                         ("EventIdKey", event_id_key.0.clone()),
+                        ("SaltsTable", salts.clone()),
                     ],
                 )
                 .await?;

@@ -120,6 +120,11 @@ pub(crate) fn log_producer_parameters(code: &str) -> Map<String, Value> {
             "AllowedValues": ["millisecond", "second", "minute", "hour"],
             "Description": "the precision of every view's time (the edge configuration's minimise.time_precision)"
         },
+        "SaltsTable": {
+            "Type": "String",
+            "Default": "",
+            "Description": "the visitor hash's daily salts (the pipeline stack's output SaltsTableName); empty: no visitor hash"
+        },
         "EventIdKey": {
             "Type": "String",
             "Default": "",
@@ -158,6 +163,16 @@ pub(crate) fn log_producer_lambda(spec: LambdaSpec<'_>, r: &mut Map<String, Valu
         allow(&["states:StartExecution"], reference("StateMachineArn")),
         allow(&["sqs:SendMessage"], get_att(FAILURE_QUEUE, "Arn")),
         allow(
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+            ],
+            sub(
+                "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${SaltsTable}",
+            ),
+        ),
+        allow(
             &["logs:CreateLogStream", "logs:PutLogEvents"],
             get_att(LOG_GROUP, "Arn"),
         ),
@@ -180,7 +195,8 @@ pub(crate) fn log_producer_lambda(spec: LambdaSpec<'_>, r: &mut Map<String, Valu
         "TALLY_SITE": reference("Site"),
         "TALLY_DROP": reference("Drop"),
         "TALLY_TIME_PRECISION": reference("TimePrecision"),
-        "TALLY_EVENT_ID_KEY": reference("EventIdKey")
+        "TALLY_EVENT_ID_KEY": reference("EventIdKey"),
+        "TALLY_SALTS_TABLE": reference("SaltsTable")
     });
     if let (Some(env), Some(extra)) = (environment.as_object_mut(), spec.environment.as_object()) {
         env.extend(extra.clone());

@@ -16,6 +16,9 @@ pub const CONCURRENCY_VAR: &str = "TALLY_CONCURRENCY";
 pub const DROP_VAR: &str = "TALLY_DROP";
 /// The precision of every view's time (`millisecond`, the default, `second`, `minute`, `hour`).
 pub const TIME_PRECISION_VAR: &str = "TALLY_TIME_PRECISION";
+/// The salts table (the pipeline stack's `SaltsTableName`): the visitor hash of every view, by
+/// daily salts ([`crate::salts`]). Unset or empty: no visitor hash.
+pub const SALTS_TABLE_VAR: &str = "TALLY_SALTS_TABLE";
 /// The deployment's event-id key (at least 32 bytes): every view's `event_id` is the keyed hash
 /// of its request id, as the edge and `tally import` make it. Unset or empty: the request id.
 pub const EVENT_ID_KEY_VAR: &str = "TALLY_EVENT_ID_KEY";
@@ -46,6 +49,8 @@ pub struct SinkConfig {
     pub minimise: Minimise,
     /// The key of every view's event id, when set.
     pub event_id_key: Option<Secret>,
+    /// The salts table, when set.
+    pub salts_table: Option<String>,
 }
 
 impl SinkConfig {
@@ -78,6 +83,7 @@ impl SinkConfig {
             concurrency,
             minimise: minimise_from_vars(var)?,
             event_id_key: event_id_key_from_vars(var)?,
+            salts_table: var(SALTS_TABLE_VAR).filter(|t| !t.is_empty()),
         })
     }
 }

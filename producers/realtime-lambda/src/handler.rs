@@ -8,6 +8,8 @@ use aws_lambda_events::event::streams::KinesisEventResponse;
 use serde::Serialize;
 use tally_logs::{Importer, NotAView, skip_key};
 
+use chrono::Utc;
+use tally_lambda_sink::salts::{DaySalts, NoSalts, SaltStore};
 use tally_lambda_sink::{Enrichment, FailureSink, start_all};
 use tally_metrics::Invocation;
 
@@ -69,11 +71,33 @@ pub async fn handle<E: Enrichment, F: FailureSink<RejectedRecord>>(
     failures: &F,
     event: &KinesisEvent,
 ) -> (KinesisEventResponse, Summary) {
-    let mut importer = Importer::new(config.import.clone());
+    handle_with_salts(config, enrichment, failures, &NoSalts, event).await
+}
+
+/// [`handle`], with the visitor hash of every view keyed by the daily salts of `salts`. Salts
+/// that cannot be read leave the views without a visitor hash, counted as a failure
+/// (`visitor_salt`) in the metrics.
+pub async fn handle_with_salts<E: Enrichment, F: FailureSink<RejectedRecord>, S: SaltStore>(
+    config: &RealtimeConfig,
+    enrichment: &E,
+    failures: &F,
+    salts: &S,
+    event: &KinesisEvent,
+) -> (KinesisEventResponse, Summary) {
     let mut summary = Summary {
         records: event.records.len(),
         ..Summary::default()
     };
+    let salts = match salts.day_salts(Utc::now()).await {
+        Ok(salts) => salts,
+        Err(e) => {
+            tracing::error!(error = %e, "no visitor hash: cannot read the day's salts");
+            summary.fail("visitor_salt");
+            DaySalts::default()
+        }
+    };
+    let mut importer = Importer::new(config.import.clone())
+        .with_daily_salts(Box::new(move |at| salts.salt_of(at)));
     let mut starts = Vec::new();
     let mut retry: Vec<&str> = Vec::new();
     for (i, record) in event.records.iter().enumerate() {

@@ -22,8 +22,8 @@ mod redact;
 mod rejected;
 
 pub use config::{ConfigError, RealtimeConfig};
-pub use handler::{FUNCTION, Summary, handle};
+pub use handler::{FUNCTION, Summary, handle, handle_with_salts};
 pub use redact::redact;
 pub use rejected::RejectedRecord;
-pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, sfn, sqs};
+pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, salts, sfn, sqs};
 pub use tally_logs::RealtimeFields;

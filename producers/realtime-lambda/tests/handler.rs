@@ -200,3 +200,70 @@ fn what_may_pass_later_is_handed_back_to_the_stream() {
     );
     assert_eq!(m.get("Failed"), 4.0, "three kept, one retried");
 }
+
+/// Salts for the fixture's day, whatever the time; or a store that cannot answer.
+struct FixedSalts(Option<&'static str>);
+
+impl tally_realtime_lambda::salts::SaltStore for FixedSalts {
+    async fn day_salts(
+        &self,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<tally_realtime_lambda::salts::DaySalts, tally_realtime_lambda::CallError> {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 7).unwrap();
+        match self.0 {
+            Some(salt) => Ok(tally_realtime_lambda::salts::DaySalts(
+                [(day, salt.into())].into(),
+            )),
+            None => Err(tally_realtime_lambda::CallError("the table is away".into())),
+        }
+    }
+}
+
+fn hashes(salts: &FixedSalts) -> (Vec<Option<String>>, tally_realtime_lambda::Summary) {
+    let fakes = Recorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (response, summary) = runtime.block_on(tally_realtime_lambda::handle_with_salts(
+        &config(&[]),
+        &fakes,
+        &fakes,
+        salts,
+        &fixture("page-views"),
+    ));
+    assert!(response.batch_item_failures.is_empty());
+    let mut views: Vec<Value> = fakes
+        .started
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    views.sort_by_key(|v| v["occurred_at"].as_str().unwrap().to_owned());
+    let hashes = views
+        .iter()
+        .map(|v| v["visitor_hash"].as_str().map(str::to_owned))
+        .collect();
+    (hashes, summary)
+}
+
+#[test]
+fn the_visitor_hash_is_keyed_by_the_days_salt_and_a_missing_salt_loses_no_view() {
+    let (a, summary) = hashes(&FixedSalts(Some(
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    )));
+    assert_eq!(summary.started, 4);
+    assert!(a.iter().all(Option::is_some), "{a:?}");
+    let (b, _) = hashes(&FixedSalts(Some(
+        "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+    )));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x != y),
+        "another day's salt, other hashes"
+    );
+    let (none, summary) = hashes(&FixedSalts(None));
+    assert_eq!(summary.started, 4, "every view still starts");
+    assert!(none.iter().all(Option::is_none), "{none:?}");
+    assert_eq!(metrics(&summary).get("Failed.visitor_salt"), 1.0);
+}

@@ -195,3 +195,81 @@ async fn records_become_exactly_their_page_views_on_the_bus() {
         "{rejected:?}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn daily_salts_are_made_once_shared_and_gone_after_two_days() {
+    use tally_realtime_lambda::salts::dynamo::DynamoSalts;
+    use tally_realtime_lambda::salts::{SaltStore, salt_key};
+    let aws = moto().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let table = unique("salts");
+    dynamo
+        .create_table()
+        .table_name(&table)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stored = |day: chrono::NaiveDate| {
+        let (dynamo, table) = (dynamo.clone(), table.clone());
+        async move {
+            dynamo
+                .get_item()
+                .table_name(&table)
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(salt_key(day)),
+                )
+                .send()
+                .await
+                .unwrap()
+                .item
+        }
+    };
+    let day1: chrono::DateTime<chrono::Utc> = "2026-03-10T09:00:00Z".parse().unwrap();
+    let (one, two) = (
+        DynamoSalts::new(dynamo.clone(), table.clone()),
+        DynamoSalts::new(dynamo.clone(), table.clone()),
+    );
+    // Two containers agree on the day's salt: the second reads what the first made.
+    let a = one.day_salts(day1).await.unwrap();
+    let b = two.day_salts(day1).await.unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.0.len(), 2, "yesterday's and today's");
+    let today = day1.date_naive();
+    let item = stored(today).await.expect("today's salt is kept");
+    let expiry: chrono::DateTime<chrono::Utc> = "2026-03-12T00:00:00Z".parse().unwrap();
+    assert_eq!(
+        item["expires_at"].as_n().unwrap(),
+        &expiry.timestamp().to_string(),
+        "48 hours after the day began"
+    );
+    // The next day: yesterday's salt is the one of before, today's is new.
+    let day2 = day1 + chrono::Duration::days(1);
+    let c = one.day_salts(day2).await.unwrap();
+    assert_eq!(c.salt_of(day1), a.salt_of(day1));
+    assert_ne!(c.salt_of(day2), a.salt_of(day1));
+    // Two days on: the first day's salt is gone from the table, and no container keeps it.
+    let day3 = day1 + chrono::Duration::days(2);
+    let d = two.day_salts(day3).await.unwrap();
+    assert!(
+        stored(today).await.is_none(),
+        "the salt outlived its window"
+    );
+    assert!(d.salt_of(day1).is_none());
+    assert_eq!(d.salt_of(day2), c.salt_of(day2));
+}

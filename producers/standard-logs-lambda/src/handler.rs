@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use chrono::Utc;
 use serde::Serialize;
+use tally_lambda_sink::salts::{DaySalts, NoSalts, SaltStore};
 use tally_lambda_sink::{Enrichment, FailureSink, start_all};
 use tally_logs::{Importer, LogLine, NotAView, skip_key};
 use tally_metrics::Invocation;
@@ -70,6 +72,8 @@ struct Clients<'a, O, E, F> {
     objects: &'a O,
     enrichment: &'a E,
     failures: &'a F,
+    /// The visitor hash's salts of the days views are hashed for.
+    salts: DaySalts,
 }
 
 /// Handles one S3 event: every page view of every created object starts an execution of the
@@ -83,12 +87,40 @@ pub async fn handle<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
     failures: &F,
     event: &S3Event,
 ) -> Result<Summary, HandlerError> {
+    handle_with_salts(config, objects, enrichment, failures, &NoSalts, event).await
+}
+
+/// [`handle`], with the visitor hash of every view keyed by the daily salts of `salts`. Salts
+/// that cannot be read leave the views without a visitor hash, counted as failures
+/// (`visitor_salt`) in the metrics.
+pub async fn handle_with_salts<
+    O: Objects,
+    E: Enrichment,
+    F: FailureSink<RejectedLine>,
+    S: SaltStore,
+>(
+    config: &StandardConfig,
+    objects: &O,
+    enrichment: &E,
+    failures: &F,
+    salts: &S,
+    event: &S3Event,
+) -> Result<Summary, HandlerError> {
+    let mut summary = Summary::default();
+    let salts = match salts.day_salts(Utc::now()).await {
+        Ok(salts) => salts,
+        Err(e) => {
+            tracing::error!(error = %e, "no visitor hash: cannot read the day's salts");
+            summary.fail("visitor_salt");
+            DaySalts::default()
+        }
+    };
     let clients = Clients {
         objects,
         enrichment,
         failures,
+        salts,
     };
-    let mut summary = Summary::default();
     let mut errors = Vec::new();
     for record in &event.records {
         object(config, &clients, record, &mut summary, &mut errors).await;
@@ -161,7 +193,9 @@ async fn object<O: Objects, E: Enrichment, F: FailureSink<RejectedLine>>(
             return keep(clients.failures, rejected, summary, errors).await;
         }
     };
-    let mut importer = Importer::new(config.import.clone());
+    let salts = clients.salts.clone();
+    let mut importer = Importer::new(config.import.clone())
+        .with_daily_salts(Box::new(move |at| salts.salt_of(at)));
     let mut starts = Vec::new();
     for item in reader {
         summary.records += 1;

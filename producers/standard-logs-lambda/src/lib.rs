@@ -24,9 +24,9 @@ mod read;
 mod rejected;
 
 pub use config::{ConfigError, FORMAT_VAR, FormatChoice, StandardConfig};
-pub use handler::{FUNCTION, HandlerError, Summary, handle};
+pub use handler::{FUNCTION, HandlerError, Summary, handle, handle_with_salts};
 pub use key::object_key;
 pub use objects::{GetError, Objects, s3};
 pub use read::{detect, lines};
 pub use rejected::{RejectedLine, scrub};
-pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, sfn, sqs};
+pub use tally_lambda_sink::{CallError, Enrichment, FailureSink, salts, sfn, sqs};

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::TimeZone;
 use tally_edge::visitor::visitor_hash;
 

@@ -11,9 +11,10 @@ use std::time::Instant;
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tally_standard_logs_lambda::s3::S3;
+use tally_standard_logs_lambda::salts::dynamo::DynamoSalts;
 use tally_standard_logs_lambda::sfn::Sfn;
 use tally_standard_logs_lambda::sqs::Sqs;
-use tally_standard_logs_lambda::{StandardConfig, handle};
+use tally_standard_logs_lambda::{StandardConfig, handle_with_salts};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -36,10 +37,17 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&aws),
         config.sink.failure_queue_url.clone(),
     );
+    let salts = config
+        .sink
+        .salts_table
+        .clone()
+        .map(|table| DynamoSalts::new(aws_sdk_dynamodb::Client::new(&aws), table));
+    let salts = &salts;
     let (config, objects, enrichment, failures) = (&config, &objects, &enrichment, &failures);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let started = Instant::now();
-        let result = handle(config, objects, enrichment, failures, &event.payload).await;
+        let result =
+            handle_with_salts(config, objects, enrichment, failures, salts, &event.payload).await;
         let summary = match &result {
             Ok(summary) => summary,
             Err(e) => &e.summary,
