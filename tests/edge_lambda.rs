@@ -63,7 +63,18 @@ fn tally() -> Command {
 
 /// A configuration for the fixtures' site with `endpoint` baked in.
 fn write_config(dir: &Path, state_machine_arn: &str, endpoint: &str, budget_ms: u64) -> PathBuf {
-    let config = json!({
+    write_config_with(dir, state_machine_arn, endpoint, budget_ms, json!({}))
+}
+
+/// [`write_config`] with the fields of `extra` too.
+fn write_config_with(
+    dir: &Path,
+    state_machine_arn: &str,
+    endpoint: &str,
+    budget_ms: u64,
+    extra: Value,
+) -> PathBuf {
+    let mut config = json!({
         "site": "www.example.com",
         "site_aliases": ["example.com"],
         "state_machine_arn": state_machine_arn,
@@ -72,6 +83,9 @@ fn write_config(dir: &Path, state_machine_arn: &str, endpoint: &str, budget_ms: 
         "connect_timeout_ms": budget_ms,
         "total_timeout_ms": budget_ms,
     });
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        config.extend(extra.clone());
+    }
     let path = dir.join("edge.json");
     std::fs::write(&path, config.to_string()).unwrap();
     path
@@ -231,11 +245,15 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
     // moto runs the state machine while it answers StartExecution, which can take longer than
     // the production budget on a loaded machine; this test is about what is sent, so it gives
     // moto time. The budget itself is tested against a closed port and a hanging listener.
-    let config = write_config(
+    // The visitor hash by the day's salt, from a salts table in moto.
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto);
+    let salts = salts_table(&dynamo, &name).await;
+    let config = write_config_with(
         dir.path(),
         &machine,
         &support::moto_endpoint(),
         MOTO_BUDGET_MS,
+        json!({"visitor_hash": true, "salts_table": salts}),
     );
     let zip = package(dir.path(), &config);
     let result = run_handler(dir.path(), &zip);
@@ -285,6 +303,8 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
         let mut v = v.clone();
         let o = v.as_object_mut().unwrap();
         o.remove("occurred_at");
+        // `tally edge inspect` has no salt.
+        o.remove("visitor_hash");
         // An id derived from the edge time differs too.
         if o["event_id"].as_str().unwrap().starts_with("edge-") {
             o.remove("event_id");
@@ -312,6 +332,50 @@ async fn the_handler_returns_each_request_unchanged_and_starts_one_execution_per
                 "{name}"
             );
         }
+    }
+    // Every view's visitor hash is keyed by the salt the table holds for today.
+    let now = chrono::Utc::now();
+    let salt = dynamo
+        .get_item()
+        .table_name(&salts)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "salt#{}",
+                now.date_naive().format("%Y-%m-%d")
+            )),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("today's salt was made")["salt"]
+        .as_s()
+        .unwrap()
+        .clone();
+    let page = started
+        .iter()
+        .find(|(_, input)| {
+            input["event_id"] == "p8vQhTNgFpnBHRcY3Nj2Ar9pQ1gZ7mXfWzL0bqUkD_eYx5sTa4vB1w=="
+        })
+        .map(|(_, input)| input)
+        .expect("the page-view fixture was sent");
+    assert_eq!(
+        page["visitor_hash"].as_str(),
+        Some(
+            tally_edge::visitor::visitor_hash(
+                salt.as_bytes(),
+                "www.example.com",
+                "203.0.113.178",
+                fixture_user_agent().as_str(),
+                now,
+            )
+            .as_str()
+        ),
+        "{page}"
+    );
+    for (_, input) in &started {
+        assert!(input["visitor_hash"].is_string(), "{input}");
     }
     let names = &result["execution_names"];
     assert_eq!(names["plain-id_1"], "plain-id_1");
@@ -517,4 +581,45 @@ fn inspect_refuses_a_malformed_event_with_exit_code_2() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+/// A salts table in moto, as the pipeline stack makes it; its name.
+async fn salts_table(dynamo: &aws_sdk_dynamodb::Client, name: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = format!("{name}-salts");
+    dynamo
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    table
+}
+
+/// The page-view fixture's user agent.
+fn fixture_user_agent() -> String {
+    let path =
+        root().join("producers/edge/fixtures/example-cloudfront-origin-request-page-view.json");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["Records"][0]["cf"]["request"]["headers"]["user-agent"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

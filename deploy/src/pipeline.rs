@@ -400,7 +400,8 @@ pub(crate) fn render(sources: &Sources, options: &Options) -> Result<Value, Depl
             "AthenaWorkGroup": {"Value": {"Ref": "AthenaWorkGroup"}},
             "GlueDatabase": {"Value": {"Ref": "GlueDatabase"}},
             "CountersTableName": {"Value": {"Ref": counters::TABLE}},
-            "SaltsTableName": {"Description": "the visitor hash's daily salts the log producers share", "Value": {"Ref": SALTS_TABLE}},
+            "SaltsTableName": {"Description": "the visitor hash's daily salts every producer shares", "Value": {"Ref": SALTS_TABLE}},
+            "SaltsTableArn": {"Description": "the salts table, for the edge function's role", "Value": get_att(SALTS_TABLE, "Arn")},
             "AlarmTopicArn": {"Description": "the topic every alarm notifies (the producer stacks' too)", "Value": {"Ref": alarms::TOPIC}},
             "LastResortQueueUrl": {"Description": "page views whose dead letter the bus refused", "Value": {"Ref": LAST_RESORT}}
         }

@@ -84,6 +84,16 @@ impl Region {
     }
 }
 
+/// What the home region hands the edge: the state machine, the region, the deployment's
+/// event-id key and the salts table.
+struct Home {
+    arn: String,
+    region: String,
+    event_id_key: Secret,
+    salts: String,
+    salts_arn: String,
+}
+
 /// What the run was asked for, checked before anything is built.
 struct Plan<'a> {
     args: &'a DeployArgs,
@@ -123,15 +133,14 @@ impl Plan<'_> {
             .with_context(|| format!("the stack has no output {key}"))
     }
 
-    /// The home region: pipeline, then each log producer; returns the state machine's ARN,
-    /// the home region and the deployment's event-id key, and fills the site stack's parameters
-    /// the producers gave.
+    /// The home region: pipeline, then each log producer; returns what the edge needs of it
+    /// ([`Home`]), and fills the site stack's parameters the producers gave.
     async fn home(
         &self,
         zips: &BTreeMap<&'static str, Vec<u8>>,
         site_parameters: &mut Vec<(&'static str, String)>,
         outputs: &mut BTreeMap<String, String>,
-    ) -> anyhow::Result<(String, String, Secret)> {
+    ) -> anyhow::Result<Home> {
         let prefix = &self.args.stack_prefix;
         let (home, region) = Region::open(self.args.region.as_deref(), prefix).await?;
         let configured = self
@@ -160,6 +169,7 @@ impl Plan<'_> {
         let arn = Self::output(&pipeline, "StateMachineArn")?;
         let topic = Self::output(&pipeline, "AlarmTopicArn")?;
         let salts = Self::output(&pipeline, "SaltsTableName")?;
+        let salts_arn = Self::output(&pipeline, "SaltsTableArn")?;
         outputs.extend(pipeline);
         let [drop, precision] = self.minimise();
         for producer in self.producers.iter().copied() {
@@ -191,13 +201,19 @@ impl Plan<'_> {
             site_parameters.push((parameter, Self::output(&out, output)?));
             outputs.extend(out.into_iter().map(|(k, v)| (format!("{producer}.{k}"), v)));
         }
-        Ok((arn, region, event_id_key))
+        Ok(Home {
+            arn,
+            region,
+            event_id_key,
+            salts,
+            salts_arn,
+        })
     }
 
     /// us-east-1: the edge producer, then the site.
     async fn us_east_1(
         &self,
-        (arn, home_region, event_id_key): (String, String, Secret),
+        home: Home,
         work: &Path,
         mut site_parameters: Vec<(&'static str, String)>,
         outputs: &mut BTreeMap<String, String>,
@@ -211,18 +227,26 @@ impl Plan<'_> {
             && self.producers.contains(&Producer::Edge)
         {
             let mut config = json.clone();
-            config["state_machine_arn"] = json!(arn);
-            config["region"] = json!(home_region);
-            config["event_id_key"] = json!(event_id_key.0);
+            config["state_machine_arn"] = json!(home.arn);
+            config["region"] = json!(home.region);
+            config["event_id_key"] = json!(home.event_id_key.0);
+            if config["visitor_hash"] == json!(true) {
+                // The day's salts, not a fixed key in the package.
+                config["salts_table"] = json!(home.salts);
+                if let Some(c) = config.as_object_mut() {
+                    c.remove("visitor_hash_secret");
+                }
+            }
             let key = edge.package("edge", &build_edge(&config, work)?).await?;
             let out = edge
                 .stack(
                     &format!("{prefix}-edge"),
                     &self.templates.edge,
                     &[
-                        ("StateMachineArn", arn),
+                        ("StateMachineArn", home.arn),
                         ("ArtifactBucket", edge.bucket.clone()),
                         ("EdgeCodeKey", key),
+                        ("SaltsTableArn", home.salts_arn),
                     ],
                 )
                 .await?;

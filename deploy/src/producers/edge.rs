@@ -45,13 +45,18 @@ pub(crate) fn render(_options: &Options) -> Value {
             "EdgeCodeKey": {
                 "Type": "String",
                 "Description": "the key of the edge zip; its name holds the zip's hash, so a new package makes a new version"
+            },
+            "SaltsTableArn": {
+                "Type": "String",
+                "AllowedPattern": "^arn:[a-z-]+:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]+$",
+                "Description": "the visitor hash's daily salts (the pipeline stack's output SaltsTableArn), read and made by the function"
             }
         },
         "Resources": {
             "EdgeRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "Description": "the edge function: start executions of the one enrichment state machine, write its logs",
+                    "Description": "the edge function: start executions of the one enrichment state machine, read and make the daily salts, write its logs",
                     "AssumeRolePolicyDocument": {
                         "Version": "2012-10-17",
                         "Statement": [{
@@ -68,6 +73,10 @@ pub(crate) fn render(_options: &Options) -> Value {
                                 "Effect": "Allow",
                                 "Action": "states:StartExecution",
                                 "Resource": {"Ref": "StateMachineArn"}
+                            }, {
+                                "Effect": "Allow",
+                                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                                "Resource": {"Ref": "SaltsTableArn"}
                             }]
                         }
                     }, {

@@ -12,6 +12,7 @@
 //! embedded-metric-format line on stdout (`tally-metrics`, function `edge`: the view sent, the
 //! skip or the failure by reason, the call's latency), which cannot fail the call.
 
+pub mod salts;
 pub mod sink;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -117,8 +118,9 @@ fn process(event_json: &str, metrics: &mut Invocation) {
         tracing::error!("cloudfront event without a record");
         return;
     };
-    let view = match tally_edge::decide(record, config, chrono::Utc::now()) {
-        Decision::PageView(view) => view,
+    let now = chrono::Utc::now();
+    let view = match tally_edge::decide(record, config, now) {
+        Decision::PageView(view) => salted(record, config, view, now),
         Decision::Skip(reason) => {
             count(&COUNTERS.skipped);
             metrics.skipped(&reason.key(), 1);
@@ -153,6 +155,32 @@ fn process(event_json: &str, metrics: &mut Invocation) {
             count(&COUNTERS.failed);
             metrics.failed("start_execution", 1);
             tracing::error!(event_id, error = %e, "page view not sent");
+        }
+    }
+}
+
+/// The page view with its visitor hash keyed by the day's salt, when the configuration has a
+/// salts table; `view` as it is otherwise, or when the salt cannot be read (logged).
+fn salted(
+    record: &tally_edge::CloudFrontRecord,
+    config: &EdgeConfig,
+    view: tally_edge::EdgeView,
+    now: chrono::DateTime<chrono::Utc>,
+) -> tally_edge::EdgeView {
+    let salt = sink(config)
+        .map_err(|e| SinkError::Call(e.to_owned()))
+        .and_then(|sink| sink.visitor_salt(now));
+    match salt {
+        Ok(None) => view,
+        Ok(Some(salt)) => {
+            match tally_edge::decide_salted(record, config, Some(salt.as_bytes()), now) {
+                Decision::PageView(salted) => salted,
+                Decision::Skip(_) => view,
+            }
+        }
+        Err(e) => {
+            tracing::error!(event_id = view.event_id, error = %e, "no visitor hash: cannot read the day's salt");
+            view
         }
     }
 }

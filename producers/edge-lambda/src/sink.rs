@@ -74,6 +74,8 @@ pub struct Sink {
     state_machine_arn: String,
     /// The whole budget of one [`Sink::send`], a retry included.
     total: Duration,
+    /// The visitor hash's daily salts, when the configuration has a salts table.
+    salts: Option<crate::salts::EdgeSalts>,
 }
 
 impl Sink {
@@ -88,32 +90,13 @@ impl Sink {
             .build()
             .map_err(|e| SinkError::Runtime(e.to_string()))?;
         let total = Duration::from_millis(config.total_timeout_ms);
-        let connect = Duration::from_millis(config.connect_timeout_ms).min(total);
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(connect)
-            .read_timeout(total)
-            .operation_attempt_timeout(total)
-            .operation_timeout(total)
-            .build();
-        let region = config
-            .region
-            .as_deref()
-            .unwrap_or(DEFAULT_REGION)
-            .to_owned();
         let mut builder = aws_sdk_sfn::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(Region::new(region(config)))
             .credentials_provider(lambda_credentials()?)
-            .timeout_config(timeouts)
+            .timeout_config(timeouts(config))
             .retry_config(RetryConfig::disabled())
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .pool_idle_timeout(POOL_IDLE)
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .build_https(),
-            );
+            .http_client(http_client());
         if let Some(endpoint) = &config.endpoint_url {
             builder = builder.endpoint_url(endpoint);
         }
@@ -122,12 +105,26 @@ impl Sink {
             let _guard = runtime.enter();
             aws_sdk_sfn::Client::from_conf(builder.build())
         };
+        let salts = crate::salts::EdgeSalts::new(config, &runtime)?;
         Ok(Sink {
             runtime,
             client,
             state_machine_arn,
             total,
+            salts,
         })
+    }
+
+    /// The salt of `now`'s day when the configuration has a salts table (read once a day,
+    /// within the budget), `None` without one.
+    pub fn visitor_salt(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<std::sync::Arc<str>>, SinkError> {
+        match &self.salts {
+            Some(salts) => salts.salt(&self.runtime, self.total, now).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Starts one execution whose input is `input` (the edge view's JSON), named after
@@ -211,9 +208,40 @@ fn outcome(result: Result<(), StartError>) -> Result<Sent, SinkError> {
     }
 }
 
+/// The configured region of the home region's services, or [`DEFAULT_REGION`].
+pub(crate) fn region(config: &EdgeConfig) -> String {
+    config
+        .region
+        .as_deref()
+        .unwrap_or(DEFAULT_REGION)
+        .to_owned()
+}
+
+/// Connect and total timeouts from the configuration: no call takes longer than the budget.
+pub(crate) fn timeouts(config: &EdgeConfig) -> TimeoutConfig {
+    let total = Duration::from_millis(config.total_timeout_ms);
+    let connect = Duration::from_millis(config.connect_timeout_ms).min(total);
+    TimeoutConfig::builder()
+        .connect_timeout(connect)
+        .read_timeout(total)
+        .operation_attempt_timeout(total)
+        .operation_timeout(total)
+        .build()
+}
+
+/// The HTTPS client: rustls on aws-lc, idle pooled connections dropped after [`POOL_IDLE`].
+pub(crate) fn http_client() -> aws_sdk_sfn::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .pool_idle_timeout(POOL_IDLE)
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https()
+}
+
 /// The execution role's credentials, as the Lambda runtime sets them for the function's process.
 /// They do not change while the process lives.
-fn lambda_credentials() -> Result<Credentials, SinkError> {
+pub(crate) fn lambda_credentials() -> Result<Credentials, SinkError> {
     let var = |name: &'static str| {
         std::env::var(name)
             .ok()

@@ -98,6 +98,13 @@ pub struct EdgeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id_key: Option<Secret>,
 
+    /// Sink: the home region's salts table (the pipeline stack's output `SaltsTableName`; `tally
+    /// deploy` sets it when `visitor_hash` is on): the visitor hash is then keyed by the day's
+    /// random salt, read from it once a day per container and deleted after two days, and
+    /// `visitor_hash_secret` is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salts_table: Option<String>,
+
     /// Lower-case names of headers set by a trusted proxy (e.g. an AWS WAF Bot Control
     /// custom-request-header rule) that mark the request as a bot when present with a value other
     /// than empty, `false`, `0` or `no`.
@@ -150,6 +157,7 @@ impl EdgeConfig {
             visitor_hash: false,
             visitor_hash_secret: None,
             event_id_key: None,
+            salts_table: None,
             bot_flag_headers: Vec::new(),
             minimise: Minimise::default(),
             state_machine_arn: None,
@@ -190,7 +198,7 @@ impl EdgeConfig {
         }) {
             return Err(ConfigError::Extension(ext.clone()));
         }
-        if self.visitor_hash && self.secret().is_none() {
+        if self.visitor_hash && self.secret().is_none() && self.salts_table.is_none() {
             return Err(ConfigError::Secret);
         }
         if self
@@ -209,9 +217,10 @@ impl EdgeConfig {
         Ok(())
     }
 
-    /// The visitor-hash secret, when the hash is on and the secret long enough.
+    /// The visitor-hash secret, when the hash is on, keyed by no salts table, and the secret
+    /// long enough.
     pub(crate) fn secret(&self) -> Option<&[u8]> {
-        if !self.visitor_hash {
+        if !self.visitor_hash || self.salts_table.is_some() {
             return None;
         }
         self.visitor_hash_secret
@@ -304,7 +313,7 @@ mod tests {
     fn schema_documents_every_field() {
         let schema = serde_json::to_value(EdgeConfig::json_schema()).expect("schema");
         let props = schema["properties"].as_object().expect("properties");
-        assert_eq!(props.len(), 13);
+        assert_eq!(props.len(), 14);
         for (name, prop) in props {
             assert!(
                 prop.get("description").is_some(),

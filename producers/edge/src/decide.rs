@@ -202,6 +202,17 @@ impl EdgeView {
 /// changed; the handler returns it to CloudFront as it came. After the event type, the rules are
 /// [`crate::page_view`]'s, shared with every other producer.
 pub fn decide(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>) -> Decision {
+    decide_salted(record, config, None, now)
+}
+
+/// [`decide`], with the visitor hash keyed by `visitor_salt`, the day's salt, when given (the
+/// edge function reads it from the configured `salts_table`).
+pub fn decide_salted(
+    record: &CloudFrontRecord,
+    config: &EdgeConfig,
+    visitor_salt: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Decision {
     let event_type = record.cf.config.event_type.as_str();
     let status = match event_type {
         ORIGIN_REQUEST => None,
@@ -214,6 +225,7 @@ pub fn decide(record: &CloudFrontRecord, config: &EdgeConfig, now: DateTime<Utc>
     };
     let mut request = PageRequest::from_cloudfront(&record.cf.request, config);
     request.status = status;
+    request.visitor_salt = visitor_salt;
     match page_view(&request, config, event_id(record, now), now) {
         Ok(view) => Decision::PageView(view),
         Err(reason) => Decision::Skip(reason),

@@ -42,7 +42,7 @@ pub mod visitor;
 pub use config::{ConfigError, EdgeConfig, Secret};
 pub use decide::{
     Decision, EdgeView, MAX_EXECUTION_NAME_CHARS, ORIGIN_REQUEST, ORIGIN_RESPONSE, SkipReason,
-    decide, event_id, execution_name, is_event_id,
+    decide, decide_salted, event_id, execution_name, is_event_id,
 };
 pub use event::{
     CfConfig, CfRequest, CfResponse, CloudFrontEvent, CloudFrontRecord, EventError, Header,
