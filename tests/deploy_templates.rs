@@ -270,8 +270,9 @@ fn iam_is_least_privilege() {
         let problems = lint::permissions(template);
         assert!(problems.is_empty(), "{name}: {problems:?}");
     }
-    // The edge role: trusted by Lambda and Lambda@Edge, allowed one action on one ARN and its
-    // logs in every region, only in its own function's log groups.
+    // The edge role: trusted by Lambda and Lambda@Edge, allowed to start executions of one
+    // state machine, to read and make the salts of one table, and its logs in every region,
+    // only in its own function's log groups.
     let role = &t.edge["Resources"]["EdgeRole"]["Properties"];
     assert_eq!(
         role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
@@ -281,7 +282,10 @@ fn iam_is_least_privilege() {
     assert_eq!(policies.len(), 2);
     assert_eq!(
         policies[0]["PolicyDocument"]["Statement"],
-        json!([{"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachineArn"}}])
+        json!([
+            {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "StateMachineArn"}},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": {"Ref": "SaltsTableArn"}}
+        ])
     );
     let logs = &policies[1]["PolicyDocument"]["Statement"];
     assert_eq!(
