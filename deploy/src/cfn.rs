@@ -5,6 +5,48 @@ use serde_json::{Value, json};
 /// Fourteen days, SQS's longest retention.
 pub(crate) const QUEUE_RETENTION_SECONDS: u32 = 1_209_600;
 
+/// Every queue of `template` keeps its messages (failed page views, dead letters) no longer
+/// than the retention: SQS's fourteen days, or `retention_days` when shorter.
+pub(crate) fn cap_queue_retention(template: &mut Value, retention_days: u32) {
+    let cap = u64::from(retention_days)
+        .saturating_mul(86_400)
+        .clamp(60, u64::from(QUEUE_RETENTION_SECONDS));
+    let Some(resources) = template["Resources"].as_object_mut() else {
+        return;
+    };
+    for resource in resources.values_mut() {
+        if resource["Type"] == "AWS::SQS::Queue" {
+            resource["Properties"]["MessageRetentionPeriod"] = json!(cap);
+        }
+    }
+}
+
+/// Every log group of `template` keeps its events (the enrichment's holds page views) no longer
+/// than the retention: its own setting, or the longest CloudWatch Logs allows within
+/// `retention_days` when that is shorter.
+pub(crate) fn cap_log_retention(template: &mut Value, retention_days: u32) {
+    const ALLOWED: [u64; 5] = [1, 3, 5, 7, 14];
+    let Some(resources) = template["Resources"].as_object_mut() else {
+        return;
+    };
+    for resource in resources.values_mut() {
+        if resource["Type"] != "AWS::Logs::LogGroup" {
+            continue;
+        }
+        let days = &mut resource["Properties"]["RetentionInDays"];
+        let Some(own) = days.as_u64() else { continue };
+        if own > u64::from(retention_days) {
+            let cap = ALLOWED
+                .iter()
+                .copied()
+                .filter(|d| *d <= u64::from(retention_days))
+                .max()
+                .unwrap_or(1);
+            *days = json!(cap);
+        }
+    }
+}
+
 /// `{"Fn::Sub": text}`.
 pub(crate) fn sub(text: &str) -> Value {
     json!({"Fn::Sub": text})

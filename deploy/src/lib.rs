@@ -207,13 +207,22 @@ pub fn render(sources: &Sources, options: &Options) -> Result<Templates, DeployE
             message: e.to_string(),
         });
     }
-    Ok(Templates {
+    let mut templates = Templates {
         pipeline: pipeline::render(sources, options)?,
         realtime_logs: producers::realtime_logs::render(sources, options),
         standard_logs: producers::standard_logs::render(sources, options),
         edge: producers::edge::render(options),
         site: site::render(sources, options),
-    })
+    };
+    for template in [
+        &mut templates.pipeline,
+        &mut templates.realtime_logs,
+        &mut templates.standard_logs,
+    ] {
+        cfn::cap_queue_retention(template, options.retention_days);
+        cfn::cap_log_retention(template, options.retention_days);
+    }
+    Ok(templates)
 }
 
 /// A template as committed: pretty JSON with keys sorted (whatever serde_json's features) and a

@@ -202,12 +202,12 @@ fn the_retention_parameter_drives_the_lifecycle_the_bus_archive_and_the_counters
     let t = render(
         &sources(vec![]),
         &Options {
-            retention_days: 30,
+            retention_days: 10,
             ..Options::default()
         },
     )
     .unwrap();
-    assert_eq!(t.pipeline["Parameters"]["RetentionDays"]["Default"], 30);
+    assert_eq!(t.pipeline["Parameters"]["RetentionDays"]["Default"], 10);
     let rules =
         &t.pipeline["Resources"]["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"];
     assert_eq!(rules[0]["Prefix"], "events/");
@@ -219,6 +219,42 @@ fn the_retention_parameter_drives_the_lifecycle_the_bus_archive_and_the_counters
         t.pipeline["Resources"]["EventBusArchive"]["Properties"]["RetentionDays"],
         json!({"Ref": "RetentionDays"})
     );
+    // Queues keep no message longer than the retention (SQS's 14 days when it is longer).
+    let queues: Vec<&Value> = t.pipeline["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .chain(t.realtime_logs["Resources"].as_object().unwrap().values())
+        .filter(|r| r["Type"] == "AWS::SQS::Queue")
+        .collect();
+    assert!(queues.len() > 3);
+    for q in &queues {
+        assert_eq!(
+            q["Properties"]["MessageRetentionPeriod"],
+            10 * 86_400,
+            "{q}"
+        );
+    }
+    // Log groups (the enrichment's holds page views) likewise: 7 days, the longest allowed
+    // within 10.
+    let groups: Vec<&Value> = t.pipeline["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::LogGroup")
+        .collect();
+    assert!(!groups.is_empty());
+    for g in &groups {
+        assert_eq!(g["Properties"]["RetentionInDays"], 7, "{g}");
+    }
+    let long = render(&sources(vec![]), &Options::default()).unwrap();
+    assert_eq!(
+        long.pipeline["Resources"]["EnrichLogGroup"]["Properties"]["RetentionInDays"],
+        14
+    );
+    let q =
+        long.pipeline["Resources"]["CountersQueue"]["Properties"]["MessageRetentionPeriod"].clone();
+    assert_eq!(q, 14 * 86_400, "a 400-day retention: SQS's longest");
     // The counters' day counts expire with it (the function sets the TTL from it).
     assert_eq!(
         t.pipeline["Resources"]["CountersFunction"]["Properties"]["Environment"]["Variables"]["TALLY_RETENTION_DAYS"],
