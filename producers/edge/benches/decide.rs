@@ -52,6 +52,16 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The same with the event id keyed (`event_id_key`): one more keyed hash a page view.
+    let mut keyed = config.clone();
+    keyed.event_id_key = Some(Secret("fedcba9876543210fedcba9876543210".into()));
+    group.bench_function("decide_all_fixtures_keyed_event_id", |b| {
+        b.iter(|| {
+            for e in &events {
+                black_box(decide(black_box(e.record().unwrap()), &keyed, now));
+            }
+        })
+    });
     group.bench_function("parse_decide_serialise_all_fixtures", |b| {
         b.iter(|| {
             for t in &texts {
