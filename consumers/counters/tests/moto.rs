@@ -43,13 +43,18 @@ fn moto_endpoint() -> String {
     })
 }
 
-async fn store() -> DynamoCounters {
+/// A DynamoDB client of moto's.
+async fn client() -> Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()
         .await;
+    Client::new(&config)
+}
+
+async fn store() -> DynamoCounters {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -61,7 +66,7 @@ async fn store() -> DynamoCounters {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let store = DynamoCounters::new(Client::new(&config), table);
+    let store = DynamoCounters::new(client().await, table);
     store.create_table().await.unwrap();
     store
 }
@@ -146,15 +151,7 @@ fn day_counters(
 #[tokio::test(flavor = "current_thread")]
 async fn lambda_handler_counts_once() {
     let store = store().await;
-    let client = {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(moto_endpoint())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await;
-        Client::new(&config)
-    };
+    let client = client().await;
     let mut details = support::details(99, 60);
     // Two distinct paths longer than DynamoDB's 1,024-byte sort key, equal in their first 1,000
     // bytes: counted apart, read back whole.
@@ -334,15 +331,7 @@ async fn visitors_and_expiry() {
 #[tokio::test(flavor = "current_thread")]
 async fn under_a_retention_day_counters_carry_their_expiry() {
     let store = store().await.with_retention_days(Some(30));
-    let client = {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(moto_endpoint())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await;
-        Client::new(&config)
-    };
+    let client = client().await;
     let detail = json!({
         "event_id": "r-1", "schema_version": "1-0-0", "site": "www.example.com", "path": "/",
         "occurred_at": "2026-11-29T08:00:00.000Z", "received_at": "2026-11-29T08:00:00.000Z",

@@ -89,14 +89,7 @@ fn page_views_start_executions_and_the_rest_is_skipped_by_reason() {
         (m.get("Skipped.not_get"), m.get("Skipped.status_4xx")),
         (2.0, 1.0)
     );
-    let mut views: Vec<Value> = fakes
-        .started
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
-    views.sort_by_key(|v| v["occurred_at"].as_str().unwrap().to_owned());
+    let views = started_views(&fakes);
     let paths: Vec<&str> = views.iter().map(|v| v["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["/", "/posts/hello-world/", "/", "/about/"]);
     let first = &views[0];
@@ -233,14 +226,7 @@ fn hashes(salts: &FixedSalts) -> (Vec<Option<String>>, tally_realtime_lambda::Su
         &fixture("page-views"),
     ));
     assert!(response.batch_item_failures.is_empty());
-    let mut views: Vec<Value> = fakes
-        .started
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
-    views.sort_by_key(|v| v["occurred_at"].as_str().unwrap().to_owned());
+    let views = started_views(&fakes);
     let hashes = views
         .iter()
         .map(|v| v["visitor_hash"].as_str().map(str::to_owned))
@@ -266,4 +252,17 @@ fn the_visitor_hash_is_keyed_by_the_days_salt_and_a_missing_salt_loses_no_view()
     assert_eq!(summary.started, 4, "every view still starts");
     assert!(none.iter().all(Option::is_none), "{none:?}");
     assert_eq!(metrics(&summary).get("Failed.visitor_salt"), 1.0);
+}
+
+/// The views the fakes saw started, by time.
+fn started_views(fakes: &Recorder) -> Vec<Value> {
+    let mut views: Vec<Value> = fakes
+        .started
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    views.sort_by_key(|v| v["occurred_at"].as_str().unwrap().to_owned());
+    views
 }
