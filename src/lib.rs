@@ -10,4 +10,3 @@ pub mod local;
 pub mod registry;
 pub mod schema_files;
 pub mod serve;
-pub mod traffic;

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::traffic::client::Target;
-use crate::traffic::{self, TrafficConfig};
+use tally_traffic::client::Target;
+use tally_traffic::{self as traffic, TrafficConfig};
 
 /// `tally traffic` arguments.
 #[derive(Debug, Args)]

@@ -11,12 +11,12 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use anyhow::bail;
 use hyper::StatusCode;
 
 use super::client::HttpClient;
 use super::html::{extract, resolve};
 use super::plan::Page;
+use crate::TrafficError;
 
 /// The crawl's `User-Agent`.
 pub const CRAWL_USER_AGENT: &str =
@@ -26,7 +26,7 @@ pub const CRAWL_USER_AGENT: &str =
 ///
 /// Fails only when `/` cannot be fetched at all (nothing answers there); other failures end that
 /// branch of the crawl.
-pub async fn crawl(client: &HttpClient, max_pages: usize) -> anyhow::Result<Vec<Page>> {
+pub async fn crawl(client: &HttpClient, max_pages: usize) -> Result<Vec<Page>, TrafficError> {
     let origin = client.target().origin().to_owned();
     let headers = [
         ("user-agent", CRAWL_USER_AGENT.to_owned()),
@@ -45,7 +45,7 @@ pub async fn crawl(client: &HttpClient, max_pages: usize) -> anyhow::Result<Vec<
         fetched += 1;
         let response = match client.get(&path, &headers).await {
             Ok(r) => r,
-            Err(e) if path == "/" => bail!("cannot crawl the site: {e}"),
+            Err(e) if path == "/" => return Err(TrafficError::Crawl(e.to_string())),
             Err(e) => {
                 tracing::warn!("crawl: {e}");
                 continue;

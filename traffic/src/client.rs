@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+
+use crate::TrafficError;
 
 /// Where the traffic goes: `http://host:port`, lower-case, no path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,20 +20,22 @@ pub struct Target {
 
 impl Target {
     /// Parses `--target`: an `http://` URL with a host, and no path beyond `/`.
-    pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let uri: Uri = url
-            .parse()
-            .with_context(|| format!("--target {url:?} is not a URL"))?;
+    pub fn parse(url: &str) -> Result<Self, TrafficError> {
+        let bad = |why: String| Err(TrafficError::Invalid(format!("--target {url:?}{why}")));
+        let uri: Uri = match url.parse() {
+            Ok(uri) => uri,
+            Err(e) => return bad(format!(" is not a URL: {e}")),
+        };
         match uri.scheme_str() {
             Some("http") => {}
-            Some(other) => bail!("--target {url:?}: only http:// is supported, not {other}://"),
-            None => bail!("--target {url:?} has no scheme (use http://host:port)"),
+            Some(other) => return bad(format!(": only http:// is supported, not {other}://")),
+            None => return bad(" has no scheme (use http://host:port)".into()),
         }
         let Some(authority) = uri.authority() else {
-            bail!("--target {url:?} has no host");
+            return bad(" has no host".into());
         };
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            bail!("--target {url:?}: give the site's root (http://host:port), without a path");
+            return bad(": give the site's root (http://host:port), without a path".into());
         }
         Ok(Target {
             origin: format!("http://{}", authority.as_str().to_ascii_lowercase()),

@@ -1,4 +1,4 @@
-//! `tally traffic`: realistic simulated traffic against a running site, for demos and benchmarks.
+//! `tally traffic` (`tally-traffic`): realistic simulated traffic against a running site, for demos and benchmarks.
 //!
 //! The crawl (`crawl`) finds the pages and their assets; the planner (`plan`) turns a seed into
 //! a deterministic sequence of requests from simulated visitors (`population`); the runner below
@@ -16,7 +16,6 @@ pub mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -24,6 +23,24 @@ use tokio::time::Instant;
 use client::{HttpClient, Target};
 use plan::{Planned, Planner};
 use summary::{Outcome, Summary};
+
+/// Why a run could not go.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// A setting is out of range or malformed: which, and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The site's root could not be fetched.
+    #[error("cannot crawl the site: {0}")]
+    Crawl(String),
+    /// The request limiter closed while requests were still planned.
+    #[error("the request limiter closed")]
+    Limiter,
+}
+
+fn invalid(message: String) -> TrafficError {
+    TrafficError::Invalid(message)
+}
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -55,29 +72,28 @@ impl TrafficConfig {
         (self.rate * self.duration.as_secs_f64()).floor() as u64
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> Result<(), TrafficError> {
         if !(self.rate.is_finite() && self.rate > 0.0) {
-            bail!(
+            return Err(invalid(format!(
                 "--rate must be a positive number of requests per second, not {}",
                 self.rate
-            );
+            )));
         }
         if self.total() == 0 {
-            bail!(
+            return Err(invalid(format!(
                 "--rate {} for --duration {:?} is less than one request",
-                self.rate,
-                self.duration
-            );
+                self.rate, self.duration
+            )));
         }
         if self.concurrency == 0 {
-            bail!("--concurrency must be at least 1");
+            return Err(invalid("--concurrency must be at least 1".into()));
         }
         if self.visitors == 0 || self.visitors > plan::MAX_VISITORS {
-            bail!(
+            return Err(invalid(format!(
                 "--visitors must be between 1 and {}, not {}",
                 plan::MAX_VISITORS,
                 self.visitors
-            );
+            )));
         }
         Ok(())
     }
@@ -86,7 +102,7 @@ impl TrafficConfig {
 /// Crawls the site, then sends `rate × duration` requests, the `i`-th at `i / rate` seconds after
 /// the start, whatever the answers (open loop): at most `concurrency` in flight, so when the site
 /// cannot keep up, requests leave late (counted) rather than being dropped or piling up.
-pub async fn run(config: &TrafficConfig) -> anyhow::Result<Summary> {
+pub async fn run(config: &TrafficConfig) -> Result<Summary, TrafficError> {
     config.validate()?;
     let client = HttpClient::new(config.target.clone(), config.timeout);
     let pages = crawl::crawl(&client, config.max_pages).await?;
@@ -113,7 +129,7 @@ pub async fn run(config: &TrafficConfig) -> anyhow::Result<Summary> {
         let permit = Arc::clone(&permits)
             .acquire_owned()
             .await
-            .context("the request limiter closed")?;
+            .map_err(|_| TrafficError::Limiter)?;
         let late = Instant::now().saturating_duration_since(due) > LATE;
         let request = planner.next_request();
         let client = client.clone();
