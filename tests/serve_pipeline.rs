@@ -22,8 +22,20 @@ fn every_served_page_view_reaches_the_archive_after_sigterm() {
         }
         r
     };
-    for _ in 0..5 {
-        get("/", &[("User-Agent", CHROME_LINUX)], 200, true);
+    // Two of them followed a link on the site itself, reached by its loopback names: same-site,
+    // not referrers.
+    for referer in [
+        "",
+        "",
+        "",
+        "http://127.0.0.1:8080/about/",
+        "http://localhost/blog/",
+    ] {
+        let mut headers = vec![("User-Agent", CHROME_LINUX)];
+        if !referer.is_empty() {
+            headers.push(("Referer", referer));
+        }
+        get("/", &headers, 200, true);
     }
     for _ in 0..3 {
         get(

@@ -87,6 +87,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     };
     let site = Site::open(&site_root)?;
     let mut edge = EdgeConfig::new(config.site.clone());
+    edge.site_aliases = local_names(&config);
     edge.minimise = config.minimise.clone();
     edge.event_id_key = Some(data.event_id_key()?);
     edge.validate().context("invalid --site")?;
@@ -166,6 +167,21 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         app.served.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// The names the server is reached by on this machine besides `--site`: `localhost`, the
+/// loopback address, and the listening address when it is one machine's. A link followed from
+/// a page served under any of them is same-site, not a referrer.
+fn local_names(config: &ServeConfig) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let ip = config.addr.ip();
+    if ip.is_ipv4() && !ip.is_unspecified() {
+        names.push(ip.to_string());
+    }
+    names.retain(|n| *n != config.site);
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Deletes `DATA/visitor-secret`, the fixed visitor-hash key of earlier versions: with it, every
