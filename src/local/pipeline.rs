@@ -225,6 +225,17 @@ fn log_failures_recovery(found: tally_failures::Recovery, data: &DataDir) {
 /// Ticks (seconds) between two purges of the counters' expired records: hourly.
 const PURGE_EVERY_TICKS: u64 = 3600;
 
+/// Ticks (seconds) between two prunes of the visitor salts: a day's salt goes within a minute
+/// of its window's end, even when no view comes to make the next one.
+const PRUNE_SALTS_EVERY_TICKS: u64 = 60;
+
+/// Deletes the visitor salts of `root` past their window.
+fn prune_salts(root: &Path) {
+    if let Err(e) = super::DailySalts::open(root, Utc::now()) {
+        tracing::warn!(error = %format!("{e:#}"), "salts: cannot prune");
+    }
+}
+
 /// Removes the counters' expired dedupe records, visitor markers and minutes (what DynamoDB's
 /// TTL does in the cloud): when the pipeline opens, then hourly.
 fn purge_counters(counters: &LocalCounters) {
@@ -246,7 +257,7 @@ pub struct LocalPipeline {
 
 impl LocalPipeline {
     /// Opens the consumers on `data` and puts their rules on a new local bus (dead letters in
-    /// `data/dead-letters/`). A ticker writes the archive's due objects every second.
+    /// `data/dead-letters/`). A ticker writes the archive's due objects every second, purges the counters' expired records hourly and the salts past their window every minute.
     pub fn open(data: &DataDir) -> anyhow::Result<(LocalPipeline, Recovery)> {
         let (consumers, recovery) = LocalConsumers::open(data)?;
         Ok((Self::with_consumers(data, consumers)?, recovery))
@@ -289,9 +300,10 @@ impl LocalPipeline {
         let last_resort = LocalQueue::open(last_resort_queue(BUS_NAME), &data.last_resort())?;
         purge_counters(&consumers.counters);
         let (stop, stopped) = mpsc::channel::<()>();
-        let (archive, counters) = (
+        let (archive, counters, root) = (
             Arc::clone(&consumers.archive),
             Arc::clone(&consumers.counters),
+            data.root().to_path_buf(),
         );
         let ticker = std::thread::Builder::new()
             .name("tally-archive-ticker".into())
@@ -304,6 +316,9 @@ impl LocalPipeline {
                             }
                             if tick % PURGE_EVERY_TICKS == 0 {
                                 purge_counters(&counters);
+                            }
+                            if tick % PRUNE_SALTS_EVERY_TICKS == 0 {
+                                prune_salts(&root);
                             }
                         }
                         _ => return,

@@ -3,7 +3,8 @@
 //! `DATA/salts/YYYY-MM-DD` holds the salt of that day (32 random bytes as hex, mode 0600),
 //! created when the first view of the day is hashed. A day's salt is kept while views of that
 //! day can still arrive (the day itself and the next one) and deleted at the start of the day
-//! after: at most 48 hours after it was made. From then on nothing the data directory holds can
+//! after: at most 48 hours after it was made (the local pipeline's ticker prunes every minute, and
+//! every command that opens the salts prunes first). From then on nothing the data directory holds can
 //! recompute a hash of that day, not even with the address and user agent in hand.
 //!
 //! A view of an older day (an import of old logs) is hashed with a salt made for this process
