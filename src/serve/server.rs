@@ -110,6 +110,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         let (lp, pipeline) = super::priority::start_lowered(config.pipeline_nice, move || {
             open_pipeline(data, workers, yield_to_server)
         })??;
+        prune_daily(&pipeline, config.retention_days)?;
         (Some(lp), Some(pipeline))
     };
     let app = Arc::new(App {
@@ -166,6 +167,35 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         "tally serve: stopped after {} request(s)",
         app.served.load(Ordering::Relaxed)
     );
+    Ok(())
+}
+
+/// While the server runs, prunes the archive and the counters' day counts past the retention
+/// once a day (the first minute of each UTC day), through the pipeline's own counters: `tally
+/// prune` cannot run beside the server, which holds the data directory.
+fn prune_daily(pipeline: &Pipeline, retention_days: u32) -> anyhow::Result<()> {
+    let (data, counters) = (pipeline.data.clone(), Arc::clone(&pipeline.counters));
+    let days = chrono::Duration::days(i64::from(retention_days));
+    let mut last = Utc::now().date_naive();
+    std::thread::Builder::new()
+        .name("tally-retention".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                let now = Utc::now();
+                if now.date_naive() == last {
+                    continue;
+                }
+                last = now.date_naive();
+                match crate::local::prune::prune_history(&data, &counters, now - days, now) {
+                    Ok((objects, rows)) => {
+                        tracing::info!(objects, rows, "pruned what is past the retention")
+                    }
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot prune"),
+                }
+            }
+        })
+        .context("cannot start the retention thread")?;
     Ok(())
 }
 

@@ -119,8 +119,10 @@ fn process(event_json: &str, metrics: &mut Invocation) {
         return;
     };
     let now = chrono::Utc::now();
-    let view = match tally_edge::decide(record, config, now) {
-        Decision::PageView(view) => salted(record, config, view, now),
+    let salt = visitor_salt(config, now);
+    let salt = salt.as_deref().map(str::as_bytes);
+    let view = match tally_edge::decide_salted(record, config, salt, now) {
+        Decision::PageView(view) => view,
         Decision::Skip(reason) => {
             count(&COUNTERS.skipped);
             metrics.skipped(&reason.key(), 1);
@@ -159,30 +161,23 @@ fn process(event_json: &str, metrics: &mut Invocation) {
     }
 }
 
-/// The page view with its visitor hash keyed by the day's salt, when the configuration has a
-/// salts table; `view` as it is otherwise, or when the salt cannot be read (logged).
-fn salted(
-    record: &tally_edge::CloudFrontRecord,
+/// The day's salt when the configuration has a salts table (read once a day per container,
+/// cached after), `None` without one or when it cannot be read (logged: the view goes on
+/// without a visitor hash).
+fn visitor_salt(
     config: &EdgeConfig,
-    view: tally_edge::EdgeView,
     now: chrono::DateTime<chrono::Utc>,
-) -> tally_edge::EdgeView {
+) -> Option<std::sync::Arc<str>> {
+    if !config.visitor_hash || config.salts_table.is_none() {
+        return None;
+    }
     let salt = sink(config)
         .map_err(|e| SinkError::Call(e.to_owned()))
         .and_then(|sink| sink.visitor_salt(now));
-    match salt {
-        Ok(None) => view,
-        Ok(Some(salt)) => {
-            match tally_edge::decide_salted(record, config, Some(salt.as_bytes()), now) {
-                Decision::PageView(salted) => salted,
-                Decision::Skip(_) => view,
-            }
-        }
-        Err(e) => {
-            tracing::error!(event_id = view.event_id, error = %e, "no visitor hash: cannot read the day's salt");
-            view
-        }
-    }
+    salt.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "no visitor hash: cannot read the day's salt");
+        None
+    })
 }
 
 /// What the handler returns, the very object: `event["Records"][0]["cf"]["response"]` when the

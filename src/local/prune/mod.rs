@@ -9,7 +9,9 @@
 //!   shares its segment);
 //! - the visitor salts past their window (`super::salts`).
 //!
-//! `tally prune` runs it under the data directory's lock; `tally serve` runs it on start.
+//! `tally prune` runs it under the data directory's lock; `tally serve` runs it on start, and
+//! [`prune_history`] (the archive and the counters, the bulk) each day while it runs. The dead
+//! letters and failed events of a server that stays up are pruned at its next start.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -55,16 +57,12 @@ pub fn prune(
         cutoff,
         ..PruneReport::default()
     };
-    let archive = ArchiveConfig::new(data.archive());
-    if archive.root.exists() {
-        report.archive_objects = prune_before(&archive.root, &archive.layout, cutoff)
-            .context("cannot prune the archive")?
-            .len();
-    }
     if data.counters().exists() {
         let counters = LocalCounters::open(data.counters()).context("cannot open the counters")?;
-        report.counter_rows =
-            counters.prune_days_before(cutoff.date_naive())? + counters.purge_expired(now)?;
+        (report.archive_objects, report.counter_rows) =
+            prune_history(data, &counters, cutoff, now)?;
+    } else {
+        report.archive_objects = prune_archive(data, cutoff)?;
     }
     for dir in journals(data)? {
         let (journal, _) = Journal::open(JournalConfig::new(&dir, Durability::EveryRecord))
@@ -77,6 +75,31 @@ pub fn prune(
         report.salts = data.salts(now)?.prune(now)?.len();
     }
     Ok(report)
+}
+
+/// The history part of [`prune`], through a counters handle the caller holds (a running server
+/// prunes with its own each day): archive objects before `cutoff`, the counters' day counts of
+/// earlier days and their expired records. Returns the objects and the rows deleted.
+pub fn prune_history(
+    data: &DataDir,
+    counters: &LocalCounters,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, u64)> {
+    let objects = prune_archive(data, cutoff)?;
+    let rows = counters.prune_days_before(cutoff.date_naive())? + counters.purge_expired(now)?;
+    Ok((objects, rows))
+}
+
+/// Archive objects before `cutoff` deleted, when there is an archive.
+fn prune_archive(data: &DataDir, cutoff: DateTime<Utc>) -> anyhow::Result<usize> {
+    let archive = ArchiveConfig::new(data.archive());
+    if !archive.root.exists() {
+        return Ok(0);
+    }
+    let gone =
+        prune_before(&archive.root, &archive.layout, cutoff).context("cannot prune the archive")?;
+    Ok(gone.len())
 }
 
 /// The journals that keep page views beyond their delivery: `DATA/failed/` and every
